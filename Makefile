@@ -1,0 +1,64 @@
+# Testimony Vault: the quick start is `make serve` and `make test` (see README.md).
+#
+# Setup bootstraps exactly one tool, uv, from a hash-pinned requirements file into
+# .tools/, then installs everything else from uv.lock (hash-pinned) into .venv/.
+# Both steps are idempotent: when already set up they cost well under a second.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+BIN := .venv/bin
+# Extra arguments: `make serve ARGS="--port 9000"`, `make test ARGS="-k health"`.
+ARGS ?=
+
+# Use the machine's own Python (3.11+); never download an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON_PREFERENCE := only-system
+
+.PHONY: help setup serve test lint format clean
+
+help:
+	@echo "make serve   set up, then run the server on its embedded SQLite default"
+	@echo "make test    set up, then run lint, types, layering and the whole test suite"
+	@echo "make lint    ruff check, ruff format --check, mypy --strict"
+	@echo "make format  apply ruff's fixes and formatting"
+	@echo "make clean   remove .tools/ and .venv/"
+
+# A venv without pip works even where Debian's python3-venv (ensurepip) is absent;
+# the machine's pip installs into it through --python.
+$(UV): requirements-tools.txt
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv --without-pip $(TOOLS)
+	$(PYTHON) -m pip --python $(TOOLS)/bin/python install --quiet --disable-pip-version-check \
+		--root-user-action=ignore --no-deps --require-hashes -r requirements-tools.txt
+	touch $@
+
+setup: $(UV)
+	$(UV) sync --locked --quiet
+
+serve: setup
+	$(BIN)/tvault serve $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Lint and tests both run even when one fails, so one run reports everything;
+# the target fails if either did. Pytest's exit 5 (no tests collected) is a failure.
+test: setup
+	status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(BIN)/pytest $(ARGS) || status=$$?; \
+	exit $$status
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(TOOLS) .venv
