@@ -1,55 +1,63 @@
 """A naive RFC 6962 implementation, written as plainly as section 2.1 reads, to check the fast one.
 
-MTH, PATH and PROOF/SUBPROOF are transcribed from RFC 6962 sections 2.1, 2.1.1 and 2.1.2. Only
-the memo on MTH is an addition, so that every proof of a tree of 512 leaves stays cheap; it
-keys on the leaves themselves and does not change what is computed.
+MTH, PATH and PROOF/SUBPROOF are transcribed from RFC 6962 sections 2.1, 2.1.1 and 2.1.2, with
+D[lo:hi] passed as the bounds lo, hi into one list of leaf inputs. The one addition is a memo
+on MTH, so that every proof of every tree up to 512 leaves stays cheap to cross-check; it
+does not change what is computed.
 """
 
-from functools import lru_cache
+from collections.abc import Sequence
 from hashlib import sha256
 
 
-def _k(n: int) -> int:
-    """The largest power of two smaller than n (n > 1)."""
+def largest_power_of_two_below(n: int) -> int:
+    """k: the largest power of two smaller than n (n > 1)."""
     k = 1
     while k * 2 < n:
         k *= 2
     return k
 
 
-@lru_cache(maxsize=1 << 20)
-def mth(d: tuple[bytes, ...]) -> bytes:
-    """MTH(D[n]) over leaf inputs d."""
-    n = len(d)
-    if n == 0:
-        return sha256(b"").digest()
-    if n == 1:
-        return sha256(b"\x00" + d[0]).digest()
-    k = _k(n)
-    return sha256(b"\x01" + mth(d[:k]) + mth(d[k:])).digest()
+class NaiveTree:
+    def __init__(self, leaves: Sequence[bytes]) -> None:
+        self.d = list(leaves)
+        self._mth: dict[tuple[int, int], bytes] = {}
 
+    def mth(self, lo: int, hi: int) -> bytes:
+        """MTH(D[lo:hi])."""
+        if (lo, hi) not in self._mth:
+            self._mth[lo, hi] = self._compute_mth(lo, hi)
+        return self._mth[lo, hi]
 
-def path(m: int, d: tuple[bytes, ...]) -> list[bytes]:
-    """PATH(m, D[n]): the audit path of leaf m."""
-    n = len(d)
-    if n == 1:
-        return []
-    k = _k(n)
-    if m < k:
-        return [*path(m, d[:k]), mth(d[k:])]
-    return [*path(m - k, d[k:]), mth(d[:k])]
+    def _compute_mth(self, lo: int, hi: int) -> bytes:
+        n = hi - lo
+        if n == 0:
+            return sha256(b"").digest()
+        if n == 1:
+            return sha256(b"\x00" + self.d[lo]).digest()
+        k = largest_power_of_two_below(n)
+        return sha256(b"\x01" + self.mth(lo, lo + k) + self.mth(lo + k, hi)).digest()
 
+    def path(self, m: int, lo: int, hi: int) -> list[bytes]:
+        """PATH(m, D[lo:hi]): the audit path of leaf lo + m."""
+        n = hi - lo
+        if n == 1:
+            return []
+        k = largest_power_of_two_below(n)
+        if m < k:
+            return [*self.path(m, lo, lo + k), self.mth(lo + k, hi)]
+        return [*self.path(m - k, lo + k, hi), self.mth(lo, lo + k)]
 
-def proof(m: int, d: tuple[bytes, ...]) -> list[bytes]:
-    """PROOF(m, D[n]): the consistency proof from the first m leaves."""
-    return subproof(m, d, True)
+    def proof(self, m: int, n: int) -> list[bytes]:
+        """PROOF(m, D[0:n]): the consistency proof from the first m leaves."""
+        return self.subproof(m, 0, n, True)
 
-
-def subproof(m: int, d: tuple[bytes, ...], b: bool) -> list[bytes]:
-    n = len(d)
-    if m == n:
-        return [] if b else [mth(d)]
-    k = _k(n)
-    if m <= k:
-        return [*subproof(m, d[:k], b), mth(d[k:])]
-    return [*subproof(m - k, d[k:], False), mth(d[:k])]
+    def subproof(self, m: int, lo: int, hi: int, b: bool) -> list[bytes]:
+        """SUBPROOF(m, D[lo:hi], b)."""
+        n = hi - lo
+        if m == n:
+            return [] if b else [self.mth(lo, hi)]
+        k = largest_power_of_two_below(n)
+        if m <= k:
+            return [*self.subproof(m, lo, lo + k, b), self.mth(lo + k, hi)]
+        return [*self.subproof(m - k, lo + k, hi, False), self.mth(lo, lo + k)]
