@@ -1,0 +1,194 @@
+"""Engines, sessions and the transaction rules the vault relies on.
+
+Nothing connects at import time: `create_engine(settings)` builds an engine when the
+server starts, and the caller disposes of it.
+
+Transactions. Every write transaction takes the write lock when it begins, so concurrent
+writers queue instead of failing halfway:
+
+- SQLite: pysqlite's own transaction handling is switched off and each transaction starts
+  with ``BEGIN IMMEDIATE``. A deferred ``BEGIN`` would let two writers both read, then
+  fail with "database is locked" when the second upgrades to a write lock; an immediate
+  one waits (up to the busy timeout) for the first to commit. It also makes DDL
+  transactional, so a migration applies whole or not at all.
+- PostgreSQL: ``READ COMMITTED`` transactions; the audit log serializes its appends with
+  a transaction-scoped advisory lock (`lock_log`). Under ``READ COMMITTED`` each statement
+  after the lock sees every append committed before it was granted.
+
+A read-only session (``session_scope(engine, readonly=True)``) starts a plain ``BEGIN``
+on SQLite with ``PRAGMA query_only`` on, and ``SET TRANSACTION READ ONLY`` on PostgreSQL,
+so readers never queue behind writers and can never write by mistake.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from vault.errors import ConfigError
+from vault.settings import Settings
+
+#: How long a SQLite writer waits for another writer's transaction before giving up.
+#: Write transactions are short (one event, or one batch of log appends), so a wait this
+#: long means something is stuck, not busy.
+SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+
+# DESIGN.md section 5: WAL, synchronous=FULL (an acknowledged submission survives power
+# loss), secure_delete (deleted headers are overwritten, not left in free pages).
+# busy_timeout comes first: switching a new file to WAL needs a brief exclusive lock.
+_SQLITE_PRAGMAS: Final = (
+    f"busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+    "journal_mode = WAL",
+    "synchronous = FULL",
+    "secure_delete = ON",
+    "foreign_keys = ON",
+)
+
+#: The PostgreSQL advisory lock key that serializes audit-log appends ("tvaultlg").
+LOG_LOCK_KEY: Final = 0x7476_6175_6C74_6C67
+#: The PostgreSQL advisory lock key that serializes schema migrations ("tvaultmg").
+MIGRATION_LOCK_KEY: Final = 0x7476_6175_6C74_6D67
+
+_READONLY: Final = "tvault_readonly"
+
+
+def create_engine(settings: Settings) -> Engine:
+    """Return an engine for the configured database. The caller disposes of it.
+
+    For SQLite, the database file is created with mode 0600 if it does not exist yet (its
+    WAL and shared-memory files inherit that mode). Raises `ConfigError` if that fails.
+    Connecting happens lazily, on first use.
+    """
+    url = settings.engine_url()
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None  # guaranteed by Settings
+        _create_private_file(Path(url.database))
+        engine = sa.create_engine(url)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+    else:
+        # pre_ping: a pooled connection dropped by a PostgreSQL restart is replaced
+        # instead of failing the next request.
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "begin", _begin)
+    return engine
+
+
+def _create_private_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise ConfigError(f"cannot create the SQLite database {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Stop pysqlite from issuing its own (deferred) BEGIN; `_begin` issues ours.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+        (mode,) = cursor.execute("PRAGMA journal_mode").fetchone()
+    finally:
+        cursor.close()
+    if mode != "wal":
+        raise ConfigError(
+            f"SQLite refused write-ahead logging (journal_mode is {mode}); "
+            "put the database on a local file system"
+        )
+
+
+def _begin(connection: Connection) -> None:
+    readonly = bool(connection.get_execution_options().get(_READONLY, False))
+    if connection.dialect.name == "sqlite":
+        if readonly:
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif readonly:
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
+@contextmanager
+def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
+    """Run one transaction: commit if the block succeeds, roll back if it raises.
+
+    A write session (the default) holds the database's write lock on SQLite from its
+    first statement to its end, so keep it short. A `readonly` session never takes it
+    and is refused any write by the database. Objects stay usable after the block
+    (``expire_on_commit=False``).
+    """
+    bind = engine.execution_options(**{_READONLY: True}) if readonly else engine
+    with Session(bind, expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        if readonly:
+            session.rollback()
+        else:
+            session.commit()
+
+
+def lock_log(session: Session) -> None:
+    """Serialize audit-log appends: call first in any transaction that appends.
+
+    Precondition: `session` is a write session. On PostgreSQL this takes a
+    transaction-scoped advisory lock, released at commit or rollback, so appends from
+    every worker and host form one gap-free sequence. On SQLite it does nothing more:
+    the ``BEGIN IMMEDIATE`` every write transaction starts with already serializes them.
+    """
+    connection = session.connection()
+    if connection.get_execution_options().get(_READONLY, False):
+        raise ValueError("lock_log needs a write session, not a read-only one")
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOG_LOCK_KEY})
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration of the vault's migrations, independent of alembic.ini."""
+    spec = importlib.util.find_spec("migrations")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the vault's migrations package is not installed")
+    config = Config()
+    config.set_main_option("script_location", next(iter(spec.submodule_search_locations)))
+    return config
+
+
+def migrate(settings: Settings, *, engine: Engine | None = None) -> None:
+    """Bring the database schema up to date (``alembic upgrade head``), atomically.
+
+    Safe to call from several workers starting at once: the upgrade runs in one write
+    transaction, serialized by ``BEGIN IMMEDIATE`` on SQLite and an advisory lock on
+    PostgreSQL, and a worker that arrives second finds nothing left to do. Uses `engine`
+    if given, else a temporary one. Raises `ConfigError` if the database is unreachable.
+    """
+    own = engine is None
+    engine = create_engine(settings) if engine is None else engine
+    config = alembic_config()
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except sa.exc.OperationalError as exc:
+        shown = settings.engine_url().render_as_string(hide_password=True)
+        raise ConfigError(f"cannot open the database {shown}: {exc.orig}") from None
+    finally:
+        if own:
+            engine.dispose()
