@@ -1,0 +1,53 @@
+"""The HTTP API: `create_app(settings)` builds one FastAPI application.
+
+Importing this module does no work: no settings are read, no engine is built. The caller
+(`tvault serve`, or a test) builds `Settings` once and passes it in; routes reach it
+through the `SettingsDep` dependency.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+
+from api import health
+from api.limits import BodyLimit
+from api.privacy import ForgetClientAddress
+from api.problems import PROBLEM_RESPONSES, document_problem_schema, install_problem_handlers
+from api.settings import Settings
+
+API_PREFIX = "/v1"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the application for `settings`. The caller runs it (e.g. under uvicorn)."""
+    app = FastAPI(
+        title="Testimony Vault",
+        version=version("testimony-vault"),
+        summary="Sealed testimony, audited access. The server only ever holds ciphertext.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    document_problem_schema(app)
+    v1 = APIRouter(prefix=API_PREFIX)
+    v1.include_router(health.router)
+    app.include_router(v1)
+    # Added last, so outermost: the address is gone before anything else runs.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ForgetClientAddress)
+    return app
+
+
+def get_settings(request: Request) -> Settings:
+    settings = request.app.state.settings
+    assert isinstance(settings, Settings)
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,0 +1,107 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`), mapped in one place.
+
+Every error the API returns goes through `install_problem_handlers`; handlers never build
+error bodies themselves. Bodies carry no echo of the request: a validation problem names
+the location and kind of each error, never the submitted value, which may be a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object (section 3.1 members)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extensions: Any,
+) -> ProblemResponse:
+    """A problem response whose title is the status's reason phrase (RFC 9457 section 4.2.1:
+    with type "about:blank" the title should be the HTTP status phrase)."""
+    problem = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, **extensions)
+    return ProblemResponse(
+        problem.model_dump(mode="json", exclude_none=True), status_code=status, headers=headers
+    )
+
+
+async def _http_exception(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    # Starlette fills in the reason phrase when no detail was given; that is the title.
+    detail: str | None = exc.detail
+    if detail == HTTPStatus(exc.status_code).phrase:
+        detail = None
+    return problem_response(exc.status_code, detail, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": [str(part) for part in error.get("loc", ())], "type": str(error.get("type"))}
+        for error in exc.errors()
+    ]
+    return problem_response(422, "The request is not valid.", errors=errors)
+
+
+async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    # Starlette logs the traceback; the client learns nothing about the failure.
+    return problem_response(500)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Route every error raised while handling a request to a problem response."""
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+# For OpenAPI: the error responses every route may give. `document_problem_schema` adds
+# the schema they refer to.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "Client error", "content": _PROBLEM_CONTENT},
+    "5XX": {"description": "Server error", "content": _PROBLEM_CONTENT},
+}
+
+
+def document_problem_schema(app: FastAPI) -> None:
+    """Make the app's OpenAPI document define the `Problem` schema its responses cite."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
