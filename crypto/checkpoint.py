@@ -12,11 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from crypto.errors import ProofError
-from crypto.merkle.rfc6962 import HASH_SIZE
+from crypto.merkle.rfc6962 import HASH_SIZE, MAX_TREE_SIZE
 from crypto.note import Note, Signer, Verifier, open_note, sign_note
-
-MAX_TREE_SIZE = (1 << 64) - 1
-"""Tree sizes are uint64 in every other implementation; larger ones are refused."""
 
 # ASCII decimal with no leading zero (tlog-checkpoint, "Note text", item 2).
 _TREE_SIZE = re.compile(r"0|[1-9][0-9]{0,19}")

@@ -14,6 +14,9 @@ HASH_SIZE: Final = 32
 LEAF_PREFIX: Final = b"\x00"
 NODE_PREFIX: Final = b"\x01"
 
+MAX_TREE_SIZE: Final = (1 << 64) - 1
+"""Tree sizes are uint64 on the wire (RFC 6962 section 3.5); larger ones are refused."""
+
 EMPTY_ROOT: Final = sha256(b"").digest()
 """The root of the tree of size 0: SHA-256 of the empty string (RFC 9162 section 2.1.1)."""
 

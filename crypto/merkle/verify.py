@@ -1,10 +1,10 @@
 """Verification of inclusion and consistency proofs (RFC 9162 sections 2.1.3.2 and 2.1.4.2).
 
-The policy is transparency-dev/merkle's, stricter than the RFC's letter: a leaf hash is exactly
-HASH_SIZE bytes, a proof has exactly the length its sizes imply, a consistency proof from size 0
-proves nothing and is rejected, and equal sizes need an empty proof and equal roots. Both
-verifiers are pure: they return None or raise ProofError, whose fixed message says which check
-failed.
+The policy is transparency-dev/merkle's, stricter than the RFC's letter: sizes are uint64; a
+leaf hash and every proof hash is exactly HASH_SIZE bytes; a proof has exactly the length its
+sizes imply; a consistency proof from size 0 proves nothing and is rejected; equal sizes need an
+empty proof and equal roots. Both verifiers are pure: they return None or raise ProofError, whose
+fixed message says which check failed.
 
 The proof of leaf `index` in a tree of `tree_size` splits where the paths to `index` and to the
 last leaf `tree_size - 1` diverge: below that level ("inner") the siblings sit on either side
@@ -15,7 +15,7 @@ every sibling is a left one and levels without a sibling are skipped.
 from collections.abc import Sequence
 
 from crypto.errors import ProofError
-from crypto.merkle.rfc6962 import HASH_SIZE, hash_children
+from crypto.merkle.rfc6962 import HASH_SIZE, MAX_TREE_SIZE, hash_children
 
 
 def verify_inclusion(
@@ -41,7 +41,7 @@ def root_from_inclusion_proof(
 
     Raises ProofError if the index, sizes or lengths cannot form a valid proof.
     """
-    if not 0 <= index < tree_size:
+    if not 0 <= index < tree_size <= MAX_TREE_SIZE:
         raise ProofError("leaf index is outside the tree")
     if len(leaf_hash) != HASH_SIZE:
         raise ProofError("leaf hash has the wrong length")
@@ -63,6 +63,8 @@ def verify_consistency(
         raise ProofError("no consistency proof exists from an empty tree")
     if size2 < size1:
         raise ProofError("second tree is smaller than the first")
+    if size2 > MAX_TREE_SIZE:
+        raise ProofError("tree size is out of range")
     if size1 == size2:
         _check_proof(proof, 0)
         if root1 != root2:

@@ -7,14 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crypto.checkpoint import (
-    MAX_TREE_SIZE,
     Checkpoint,
     open_checkpoint,
     parse_checkpoint,
     sign_checkpoint,
 )
 from crypto.errors import CryptoError, ProofError
-from crypto.merkle.rfc6962 import EMPTY_ROOT, hash_leaf
+from crypto.merkle.rfc6962 import EMPTY_ROOT, MAX_TREE_SIZE, hash_leaf
 from crypto.note import Signer, add_signatures, open_note, sign_note
 
 ORIGIN = "vault.example/log"
