@@ -43,10 +43,13 @@ setup: $(UV)
 serve: setup
 	$(BIN)/tvault serve $(ARGS)
 
+# Each check runs even when an earlier one fails, so one run reports everything.
 lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 # Lint and tests both run even when one fails, so one run reports everything;
 # the target fails if either did. Pytest's exit 5 (no tests collected) is a failure.

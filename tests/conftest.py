@@ -12,11 +12,13 @@ green run always means both engines were exercised when both were asked for.
 
 from __future__ import annotations
 
+import inspect
 import os
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -41,6 +43,14 @@ ENGINES = ("sqlite", "postgresql")
 POSTGRESQL_ADMIN_URL = os.environ.get(
     "TVAULT_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> Any:
+    """Never collect a library function that a test module imported: project code may
+    name things `test_*` (e.g. `crypto.profile.test_profile`), and those are not tests."""
+    if inspect.isfunction(obj) and not obj.__module__.startswith("tests"):
+        return []
+    return None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
