@@ -1,8 +1,8 @@
 """The HTTP API: `create_app(settings)` builds one FastAPI application.
 
 Importing this module does no work: no settings are read, no engine is built. The caller
-(`tvault serve`, or a test) builds `Settings` once and passes it in; routes reach it
-through the `SettingsDep` dependency.
+(`api.server.run`, or a test) builds `vault.settings.Settings` once and passes it in;
+routes reach it through the `SettingsDep` dependency.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from api import health
 from api.limits import BodyLimit
 from api.privacy import ForgetClientAddress
 from api.problems import PROBLEM_RESPONSES, document_problem_schema, install_problem_handlers
-from api.settings import Settings
+from vault.settings import Settings
 
 API_PREFIX = "/v1"
 

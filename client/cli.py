@@ -10,13 +10,14 @@ its function body (DESIGN.md section 9).
 from __future__ import annotations
 
 import json
+import os
 from importlib.metadata import version as distribution_version
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from client.paths import default_data_dir, ensure_private_dir
+from client.paths import default_data_dir
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -38,6 +39,9 @@ ProxyOption = Annotated[
     str | None,
     typer.Option("--proxy", help="Proxy URL for outbound requests, e.g. socks5://127.0.0.1:9050."),
 ]
+# The flag wins over the variable, and the variable over the user's data dir.
+DATA_DIR_VARIABLE = "TVAULT_DATA_DIR"
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON value on stdout.")]
 
 
@@ -56,7 +60,8 @@ def serve(
         Path | None,
         typer.Option(
             "--data-dir",
-            help="Server data (embedded SQLite by default). Default: the user's data dir.",
+            help="Server data, mode 0700 (embedded SQLite by default). "
+            f"Default: ${DATA_DIR_VARIABLE}, else the user's data dir.",
             file_okay=False,
             show_default=False,
         ),
@@ -75,41 +80,17 @@ def serve(
     """
     # The one import of `api` outside `api`: kept in this function so the rest of the
     # client never loads the server (DESIGN.md section 9).
-    import uvicorn
+    from api.server import StartupError, run
 
-    from api.app import create_app
-    from api.settings import Settings
-
-    directory = data_dir if data_dir is not None else default_data_dir()
-    try:
-        ensure_private_dir(directory)
-    except OSError as exc:
-        typer.echo(f"tvault: cannot use data dir {directory}: {exc.strerror}", err=True)
-        raise typer.Exit(1) from exc
-    settings = Settings(data_dir=directory, dev=dev)
+    if data_dir is None and DATA_DIR_VARIABLE not in os.environ:
+        data_dir = default_data_dir()
     if dev:
         typer.echo("tvault: development mode; never use it for real testimony.", err=True)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        # No access log: it would record client addresses (DESIGN.md section 2).
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=10,
-        log_level="debug" if dev else "info",
-    )
-    server = uvicorn.Server(config)
     try:
-        # On SIGTERM or SIGINT uvicorn drains requests, shuts down, then re-raises the
-        # signal, so a supervisor sees the process end by that signal, as it asked.
-        server.run()
-    except SystemExit as exc:
-        # uvicorn exits 3 when it cannot start (e.g. the port is taken) and said why.
-        raise typer.Exit(1) from exc
-    if not server.started:
-        raise typer.Exit(1)
+        run(data_dir=data_dir, host=host, port=port, dev=dev)
+    except StartupError as exc:
+        typer.echo(f"tvault: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -1,13 +1,12 @@
 """Where `tvault` keeps things on this machine, and how it creates those places.
 
 Both the client's home (keys, pinned org fingerprints, session state) and the server's
-data dir hold secrets or ciphertext, so both are created private to the user (mode 0700).
+data dir hold secrets or ciphertext, so both are private to the user (mode 0700).
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from pathlib import Path
 
@@ -30,15 +29,3 @@ def default_data_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / APP_NAME
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) if missing, and make it mode 0700.
-
-    Raises OSError when it cannot be created or made private, e.g. when it belongs to
-    another user.
-    """
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        path.chmod(0o700)
-    return path

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.settings import Settings
+from vault.settings import Settings, load_settings
 
 # Small, so limit tests need little data.
 TEST_BODY_LIMIT = 1024
@@ -27,7 +27,7 @@ TVAULT = Path(sys.executable).with_name("tvault")
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, max_body_bytes=TEST_BODY_LIMIT)
+    return load_settings(data_dir=tmp_path, max_body_bytes=TEST_BODY_LIMIT)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import SettingsDep
-from api.settings import Settings
+from vault.settings import Settings
 
 
 def test_health_answers_ok_with_the_version(client: TestClient) -> None:

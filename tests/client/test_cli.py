@@ -68,7 +68,31 @@ def test_serve_refuses_a_data_dir_it_cannot_create_with_exit_1(tmp_path: Path) -
     a_file.write_text("")
     result = runner.invoke(app, ["serve", "--data-dir", str(a_file / "data")])
     assert result.exit_code == 1
-    assert "cannot use data dir" in result.output
+    assert "cannot create the data dir" in result.output
+
+
+def test_serve_refuses_a_data_dir_others_can_read_with_exit_1(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    result = runner.invoke(app, ["serve", "--data-dir", str(shared)])
+    assert result.exit_code == 1
+    assert "chmod 700" in result.output
+
+
+def test_serve_refuses_the_weak_test_profile_without_dev(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["serve", "--data-dir", str(tmp_path / "d")], env={"TVAULT_KDF_PROFILE": "test"}
+    )
+    assert result.exit_code == 1
+    assert "kdf_profile" in result.output
+
+
+def test_serve_ignores_a_dev_variable_without_the_flag(tmp_path: Path) -> None:
+    """Only --dev admits the test profile; TVAULT_DEV=true in the environment does not."""
+    env = {"TVAULT_KDF_PROFILE": "test", "TVAULT_DEV": "true"}
+    result = runner.invoke(app, ["serve", "--data-dir", str(tmp_path / "d")], env=env)
+    assert result.exit_code == 1
 
 
 def test_version_prints_the_distribution_version() -> None:
