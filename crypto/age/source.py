@@ -38,6 +38,10 @@ class Source:
         view[: len(data)] = data
         return len(data)
 
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        """Read at least one byte into ``buf`` unless at end of input (0)."""
+        return self._readinto_once(memoryview(buf))
+
     def read_full(self, buf: bytearray | memoryview) -> int:
         """Fill ``buf`` from the source; return the count, short only at end of input."""
         view = memoryview(buf)
