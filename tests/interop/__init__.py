@@ -1,0 +1,1 @@
+"""Interoperability: crypto.age against the age command, pyrage and typage, both directions."""
