@@ -25,6 +25,13 @@ TEST_BODY_LIMIT = 1024
 TVAULT = Path(sys.executable).with_name("tvault")
 
 
+def chunks(total: int, size: int = 256) -> Iterator[bytes]:
+    """`total` bytes in pieces: as content, httpx sends them chunked, with no length."""
+    while total > 0:
+        yield b"x" * min(size, total)
+        total -= size
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path, max_body_bytes=TEST_BODY_LIMIT)

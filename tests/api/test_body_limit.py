@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import TEST_BODY_LIMIT
+from tests.api.conftest import TEST_BODY_LIMIT, chunks
 
 PROBLEM = "application/problem+json"
 
@@ -23,12 +23,6 @@ def echo_client(app: FastAPI) -> Iterator[TestClient]:
 
     with TestClient(app) as client:
         yield client
-
-
-def _chunks(total: int, size: int = 100) -> Iterator[bytes]:
-    while total > 0:
-        yield b"x" * min(size, total)
-        total -= size
 
 
 @pytest.mark.parametrize("length", [0, 1, TEST_BODY_LIMIT - 1, TEST_BODY_LIMIT])
@@ -48,13 +42,13 @@ def test_declared_length_over_the_limit_is_refused(echo_client: TestClient) -> N
 
 
 def test_chunked_body_within_the_limit_reaches_the_route_whole(echo_client: TestClient) -> None:
-    response = echo_client.post("/size", content=_chunks(TEST_BODY_LIMIT))
+    response = echo_client.post("/size", content=chunks(TEST_BODY_LIMIT))
     assert response.status_code == 200
     assert response.json() == TEST_BODY_LIMIT
 
 
 def test_chunked_body_over_the_limit_is_refused(echo_client: TestClient) -> None:
-    response = echo_client.post("/size", content=_chunks(TEST_BODY_LIMIT * 50))
+    response = echo_client.post("/size", content=chunks(TEST_BODY_LIMIT * 50))
     assert response.status_code == 413
     assert response.headers["content-type"] == PROBLEM
 

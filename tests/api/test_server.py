@@ -6,19 +6,12 @@ import signal
 import socket
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from tests.api.conftest import TEST_BODY_LIMIT, TVAULT, RunningServer
-
-
-def _chunks(total: int, size: int = 256) -> Iterator[bytes]:
-    while total > 0:
-        yield b"x" * min(size, total)
-        total -= size
+from tests.api.conftest import TEST_BODY_LIMIT, TVAULT, RunningServer, chunks
 
 
 def test_health_over_http(server: RunningServer) -> None:
@@ -32,9 +25,9 @@ def test_body_limits_hold_over_real_http(server: RunningServer) -> None:
     declared = httpx.post(f"{server.base_url}/v1/health", content=b"x" * (TEST_BODY_LIMIT + 1))
     assert declared.status_code == 413
     assert declared.headers["content-type"] == "application/problem+json"
-    chunked = httpx.post(f"{server.base_url}/v1/health", content=_chunks(TEST_BODY_LIMIT * 100))
+    chunked = httpx.post(f"{server.base_url}/v1/health", content=chunks(TEST_BODY_LIMIT * 100))
     assert chunked.status_code == 413
-    within = httpx.post(f"{server.base_url}/v1/health", content=_chunks(TEST_BODY_LIMIT))
+    within = httpx.post(f"{server.base_url}/v1/health", content=chunks(TEST_BODY_LIMIT))
     assert within.status_code == 405  # passed the limit, then met the route's method check
 
 
