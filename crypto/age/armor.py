@@ -10,6 +10,7 @@ reference Go reader that the CCTV vectors were made with.
 from __future__ import annotations
 
 import base64
+import binascii
 from typing import BinaryIO
 
 from crypto.age.format import BYTES_PER_LINE, COLUMNS_PER_LINE, b64decode_strict
@@ -22,6 +23,7 @@ MAX_WHITESPACE = 1024
 _MAX_LINE = MAX_WHITESPACE + len(BEGIN) + 2
 _READ_SIZE = 64 * 1024
 _LINES_PER_BLOCK = 1024
+_FULL_LINE = COLUMNS_PER_LINE + 1
 
 
 class ArmorReader:
@@ -93,12 +95,34 @@ class ArmorReader:
             self._finish()
         return data
 
+    def _decode_full_lines(self) -> bool:
+        """Fast path: decode a run of full 64-column LF lines at once, if that is what's next.
+
+        Returns False, consuming nothing, for anything else (a short or CRLF line, padding,
+        END, an error), which :meth:`_decode_line` then handles one line at a time.
+        """
+        lines = min((len(self._buf) - self._pos) // _FULL_LINE, _LINES_PER_BLOCK)
+        block = self._buf[self._pos : self._pos + lines * _FULL_LINE]
+        if not lines or block[COLUMNS_PER_LINE::_FULL_LINE] != b"\n" * lines:
+            return False
+        joined = block.replace(b"\n", b"")
+        # Every line full and unpadded means every 4-character group is canonical.
+        if len(joined) != lines * COLUMNS_PER_LINE or b"=" in joined:
+            return False
+        try:
+            self._decoded += binascii.a2b_base64(joined, strict_mode=True)
+        except binascii.Error:
+            return False
+        self._pos += len(block)
+        return True
+
     def read(self, size: int, /) -> bytes:
         """Up to ``size`` decoded bytes; empty at the END line. Raises ArmorError."""
         if not self._started:
             self._start()
         while len(self._decoded) < size and not self._done:
-            self._decoded += self._decode_line()
+            if not self._decode_full_lines():
+                self._decoded += self._decode_line()
         out = bytes(self._decoded[:size])
         del self._decoded[:size]
         return out

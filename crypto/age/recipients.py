@@ -94,6 +94,8 @@ def to_recipients(
     if isinstance(recipients, str):
         raise RecipientError("recipients must be a sequence of strings, not one string")
     parsed: list[Recipient] = [parse_recipient(r) for r in recipients]
+    if passphrase is None and work_factor is not None:
+        raise RecipientError("a scrypt work factor needs a passphrase")
     if passphrase is not None:
         factor = scrypt.DEFAULT_WORK_FACTOR if work_factor is None else work_factor
         try:

@@ -274,3 +274,18 @@ def test_recipient_truncated_to_a_wrong_length_is_refused() -> None:
     short = bech32.encode("age1pq", bytes(1000))
     with pytest.raises(KeyFormatError):
         crypto.age.encrypt(io.BytesIO(b"x"), io.BytesIO(), [short])
+
+
+def test_scrypt_work_factor_without_a_passphrase_is_refused() -> None:
+    with pytest.raises(RecipientError):
+        crypto.age.encrypt(
+            io.BytesIO(b"x"), io.BytesIO(), [party("pq").recipient], scrypt_work_factor=10
+        )
+
+
+@pytest.mark.parametrize("work_factor", [0, -1, 31])
+def test_out_of_range_scrypt_work_factor_for_encryption_is_refused(work_factor: int) -> None:
+    with pytest.raises(RecipientError):
+        crypto.age.encrypt(
+            io.BytesIO(b"x"), io.BytesIO(), passphrase="p", scrypt_work_factor=work_factor
+        )
