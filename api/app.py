@@ -13,12 +13,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request
 
 from api import health
+from api.docs import install_docs
 from api.limits import BodyLimit
 from api.privacy import ForgetClientAddress
 from api.problems import PROBLEM_RESPONSES, document_problem_schema, install_problem_handlers
 from vault.settings import Settings
 
 API_PREFIX = "/v1"
+OPENAPI_URL = "/openapi.json"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -27,14 +29,15 @@ def create_app(settings: Settings) -> FastAPI:
         title="Testimony Vault",
         version=version("testimony-vault"),
         summary="Sealed testimony, audited access. The server only ever holds ciphertext.",
-        docs_url="/docs",
+        docs_url=None,  # api.docs serves /docs without a CDN
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=OPENAPI_URL,
         responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     install_problem_handlers(app)
     document_problem_schema(app)
+    install_docs(app, openapi_url=OPENAPI_URL)
     v1 = APIRouter(prefix=API_PREFIX)
     v1.include_router(health.router)
     app.include_router(v1)

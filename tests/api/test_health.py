@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import version
@@ -32,10 +33,16 @@ def test_openapi_describes_health_and_problem_responses(client: TestClient) -> N
     assert {"Health", "Problem"} <= document["components"]["schemas"].keys()
 
 
-def test_docs_page_is_served(client: TestClient) -> None:
+def test_docs_page_is_served_without_any_third_party_asset(client: TestClient) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert "/openapi.json" in response.text
+    assert "validatorUrl" in response.text  # set to null: no spec URL sent to swagger.io
+    sources = re.findall(r"""(?:src|href)=["']?([^"' >]+)""", response.text)
+    assert sources
+    for source in sources:
+        assert source.startswith("/docs/assets/"), source
+        assert client.get(source).status_code == 200, source
 
 
 def test_importing_the_api_reads_no_settings() -> None:
