@@ -13,7 +13,7 @@ import base64
 import binascii
 from typing import BinaryIO
 
-from crypto.age.format import BYTES_PER_LINE, COLUMNS_PER_LINE, b64decode_strict
+from crypto.age.format import BYTES_PER_LINE, COLUMNS_PER_LINE, b64decode_strict, wrap_columns
 from crypto.age.source import Readable
 from crypto.errors import ArmorError
 
@@ -142,8 +142,7 @@ class ArmorWriter:
 
     def _emit(self, data: bytes | bytearray) -> None:
         encoded = base64.b64encode(data)
-        lines = [encoded[i : i + COLUMNS_PER_LINE] for i in range(0, len(encoded), 64)]
-        self._dst.write(b"\n".join(lines) + b"\n")
+        self._dst.write(b"\n".join(wrap_columns(encoded)) + b"\n")
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         self._pending += data

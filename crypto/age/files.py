@@ -19,7 +19,7 @@ from crypto.age.recipients import check_recipients, parse_recipient, to_identiti
 from crypto.age.scrypt import DEFAULT_MAX_WORK_FACTOR
 from crypto.age.source import Readable, Source
 from crypto.age.stream import open_payload, seal_payload
-from crypto.errors import CryptoError, DecryptError
+from crypto.errors import CryptoError, DecryptError, RecipientError
 
 _BINARY_PREFIX = INTRO[: INTRO.index(b"/") + 1]  # b"age-encryption.org/"
 
@@ -48,7 +48,7 @@ def encrypt(
         return
     writer = ArmorWriter(dst)
     writer.write(header)
-    seal_payload(src, writer, file_key)  # type: ignore[arg-type]
+    seal_payload(src, writer, file_key)
     writer.close()
 
 
@@ -60,7 +60,7 @@ def _unarmored(src: BinaryIO) -> Readable:
     """
     head = Source(src).read(len(_BINARY_PREFIX))
     source = Source(src, head)
-    if _BINARY_PREFIX.startswith(head) or head.startswith(_BINARY_PREFIX):
+    if _BINARY_PREFIX.startswith(head):  # also true for empty or truncated input
         return source
     return ArmorReader(source)
 
@@ -122,7 +122,7 @@ def seal(src: BinaryIO, payload_dst: BinaryIO, recipients: Sequence[str]) -> Sea
     made before anything is written, so a bad recipient leaves ``payload_dst`` untouched.
     """
     if isinstance(recipients, str):
-        raise TypeError("recipients must be a sequence of strings, not one string")
+        raise RecipientError("recipients must be a sequence of strings, not one string")
     parsed = {text: parse_recipient(text) for text in recipients}
     check_recipients(list(parsed.values()))
     file_key = new_file_key()

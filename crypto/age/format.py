@@ -60,6 +60,11 @@ def b64encode(data: bytes, *, padded: bool = False) -> bytes:
     return encoded if padded else encoded.rstrip(b"=")
 
 
+def wrap_columns(encoded: bytes) -> list[bytes]:
+    """``encoded`` cut into lines of :data:`COLUMNS_PER_LINE` characters (the last shorter)."""
+    return [encoded[i : i + COLUMNS_PER_LINE] for i in range(0, len(encoded), COLUMNS_PER_LINE)]
+
+
 def _decode_field(text: bytes) -> bytes:
     data = b64decode_strict(text, padded=False)
     if data is None:
@@ -86,7 +91,7 @@ class Stanza:
         encoded = b64encode(self.body)
         # The last body line is always short, so an exact multiple of 64 columns gets
         # an extra empty line (spec: "the last line MUST be short").
-        lines = [encoded[i : i + COLUMNS_PER_LINE] for i in range(0, len(encoded), 64)]
+        lines = wrap_columns(encoded)
         if len(encoded) % COLUMNS_PER_LINE == 0:
             lines.append(b"")
         return b"\n".join([line, *lines]) + b"\n"

@@ -18,6 +18,8 @@ import threading
 from types import TracebackType
 from typing import BinaryIO
 
+from crypto.age.source import Writable
+
 _DEPTH = 3
 
 
@@ -28,7 +30,7 @@ class WriteBehind:
     re-raised in the calling thread at the next :meth:`buffer`, :meth:`submit` or at exit.
     """
 
-    def __init__(self, dst: BinaryIO, size: int) -> None:
+    def __init__(self, dst: BinaryIO | Writable, size: int) -> None:
         self._dst = dst
         self._size = size
         self._allocated = 0

@@ -17,6 +17,12 @@ class Readable(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
+class Writable(Protocol):
+    """Anything with ``write(data)``, such as a binary file or an armor writer."""
+
+    def write(self, data: memoryview | bytes, /) -> object: ...
+
+
 class Source:
     """``src`` preceded by ``prefix``."""
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from crypto.age.pipeline import WriteBehind
 from crypto.age.primitives import FILE_KEY_SIZE, TAG_SIZE, hkdf_sha256
-from crypto.age.source import Readable, Source
+from crypto.age.source import Readable, Source, Writable
 from crypto.errors import HeaderError, PayloadError
 
 PAYLOAD_LABEL = b"payload"
@@ -72,7 +72,7 @@ def _seal_segment(
             return written, counter
 
 
-def seal_payload(src: BinaryIO, dst: BinaryIO, file_key: bytes) -> None:
+def seal_payload(src: BinaryIO | Readable, dst: BinaryIO | Writable, file_key: bytes) -> None:
     """Write the payload of ``src`` (nonce + STREAM) under ``file_key`` to ``dst``.
 
     Reads ``src`` to its end. Neither stream is closed.
@@ -160,7 +160,7 @@ class _Opener:
         return self.released
 
 
-def open_stream(source: Source, dst: BinaryIO, key: bytes) -> None:
+def open_stream(source: Source, dst: BinaryIO | Writable, key: bytes) -> None:
     """Decrypt STREAM chunks from ``source`` into ``dst``, releasing only authenticated ones.
 
     On PayloadError, ``dst`` holds exactly the chunks that authenticated before the failure.
@@ -182,7 +182,9 @@ def open_stream(source: Source, dst: BinaryIO, key: bytes) -> None:
             raise PayloadError("trailing data after the final chunk")
 
 
-def open_payload(src: BinaryIO | Readable | Source, dst: BinaryIO, file_key: bytes) -> None:
+def open_payload(
+    src: BinaryIO | Readable | Source, dst: BinaryIO | Writable, file_key: bytes
+) -> None:
     """Read the payload nonce and STREAM from ``src`` and write the plaintext to ``dst``.
 
     A missing or short nonce is a HeaderError (the CCTV vectors count it as part of the
