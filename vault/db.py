@@ -140,10 +140,8 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
         except BaseException:
             session.rollback()
             raise
-        if readonly:
-            session.rollback()
-        else:
-            session.commit()
+        # A read-only transaction commits too: a rollback would expire what it loaded.
+        session.commit()
 
 
 def lock_log(session: Session) -> None:
@@ -178,6 +176,7 @@ def migrate(settings: Settings, *, engine: Engine | None = None) -> None:
     transaction, serialized by ``BEGIN IMMEDIATE`` on SQLite and an advisory lock on
     PostgreSQL, and a worker that arrives second finds nothing left to do. Uses `engine`
     if given, else a temporary one. Raises `ConfigError` if the database is unreachable.
+    Alembic keeps global state: call this from one thread of a process at a time.
     """
     own = engine is None
     engine = create_engine(settings) if engine is None else engine

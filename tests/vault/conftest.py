@@ -1,0 +1,9 @@
+"""Database fixtures for the vault's tests (see tests/db.py).
+
+Only the root conftest may declare ``pytest_plugins``; importing the fixtures here
+registers them for this directory.
+"""
+
+from tests.db import db_settings, db_url, engine, postgresql
+
+__all__ = ["db_settings", "db_url", "engine", "postgresql"]
