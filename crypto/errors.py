@@ -82,7 +82,7 @@ class ArmorError(DecryptError):
 
 
 class KeyFormatError(CryptoError):
-    """A recipient or identity string is not a well-formed key."""
+    """A recipient or identity string, or a raw file key, is not a well-formed key."""
 
     summary = "malformed key"
 

@@ -21,13 +21,13 @@ from crypto.age.recipients import (
     to_identities,
 )
 from crypto.age.scrypt import DEFAULT_MAX_WORK_FACTOR
-from crypto.errors import HMACError, NoIdentityMatchError, RecipientError
+from crypto.errors import HMACError, KeyFormatError, NoIdentityMatchError, RecipientError
 
 
 def header_for(file_key: bytes, recipients: Sequence[Recipient]) -> bytes:
     """A complete header wrapping ``file_key`` to parsed, checked ``recipients``."""
     if len(file_key) != FILE_KEY_SIZE:
-        raise RecipientError("a file key is 16 bytes")
+        raise KeyFormatError("a file key is 16 bytes")
     check_recipients(recipients)
     stanzas = tuple(r.wrap(file_key) for r in recipients)
     unsigned = Header(stanzas, b"")

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from crypto.age.pipeline import WriteBehind
 from crypto.age.primitives import FILE_KEY_SIZE, TAG_SIZE, hkdf_sha256
 from crypto.age.source import Readable, Source, Writable
-from crypto.errors import HeaderError, PayloadError
+from crypto.errors import HeaderError, KeyFormatError, PayloadError
 
 PAYLOAD_LABEL = b"payload"
 NONCE_SIZE = 16
@@ -40,9 +40,12 @@ _NOT_LAST = b"\x00"
 
 
 def payload_key(file_key: bytes, nonce: bytes) -> bytes:
-    """The STREAM key for ``file_key`` and the payload's 16-byte ``nonce``."""
+    """The STREAM key for ``file_key`` and the payload's 16-byte ``nonce``.
+
+    Raises KeyFormatError unless ``file_key`` is 16 bytes.
+    """
     if len(file_key) != FILE_KEY_SIZE:
-        raise ValueError("file key must be 16 bytes")
+        raise KeyFormatError("a file key is 16 bytes")
     return hkdf_sha256(file_key, nonce, PAYLOAD_LABEL)
 
 

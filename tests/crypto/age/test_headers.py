@@ -8,7 +8,14 @@ import pytest
 
 import crypto.age
 from crypto.age.format import parse_bytes
-from crypto.errors import HeaderError, HMACError, NoIdentityMatchError, PayloadError, RecipientError
+from crypto.errors import (
+    HeaderError,
+    HMACError,
+    KeyFormatError,
+    NoIdentityMatchError,
+    PayloadError,
+    RecipientError,
+)
 from tests.crypto.age.support import CHUNK, party
 
 DATA = b"report " * (CHUNK // 3)
@@ -101,9 +108,13 @@ def test_make_header_then_unwrap_gives_back_the_file_key() -> None:
 
 
 @pytest.mark.parametrize("size", [0, 15, 17, 32])
-def test_make_header_refuses_a_file_key_of_the_wrong_size(size: int) -> None:
-    with pytest.raises(RecipientError):
+def test_a_file_key_of_the_wrong_size_is_refused_everywhere(size: int) -> None:
+    with pytest.raises(KeyFormatError):
         crypto.age.make_header(bytes(size), [party("pq").recipient])
+    with pytest.raises(KeyFormatError):
+        crypto.age.seal_payload(io.BytesIO(b"x"), io.BytesIO(), bytes(size))
+    with pytest.raises(KeyFormatError):
+        crypto.age.open_payload(io.BytesIO(bytes(64)), io.BytesIO(), bytes(size))
 
 
 def test_unwrap_file_key_with_a_passphrase() -> None:
