@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 
 from api import health
 from api.docs import install_docs
+from api.headers import SecurityHeaders
 from api.limits import BodyLimit
 from api.privacy import ForgetClientAddress
 from api.problems import PROBLEM_RESPONSES, document_problem_schema, install_problem_handlers
@@ -41,8 +42,11 @@ def create_app(settings: Settings) -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX)
     v1.include_router(health.router)
     app.include_router(v1)
-    # Added last, so outermost: the address is gone before anything else runs.
+    # Each add_middleware wraps the ones before it, so ForgetClientAddress runs first and
+    # the address is gone before anything else sees the request; every response, the
+    # body limit's refusals included, passes through SecurityHeaders.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ForgetClientAddress)
     return app
 
