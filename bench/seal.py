@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.seal [--size-mib 1024] [--rounds 3] [--dir DIR]
 
 Each side runs as its own child process on the same input file, X25519 to the same
-age-keygen identity, alternating which side goes first from round to round. Before every
+age-keygen identity. In each round both sides seal, then both open, back to back, and the
+side that goes first alternates from round to round. Before every
 timed step the page cache is made equal for both: dirty pages are flushed (`sync`), the
 old output is deleted, and the step's input is read once so it is cached. A step's time is
 the child's wall-clock time, start-up included, and its peak memory is the peak resident
@@ -42,16 +43,21 @@ def _worker(argv: Sequence[str]) -> int:
     """`python -m bench.seal worker seal|open KEY SRC DST`: one operation, nothing else.
 
     KEY is a recipient when sealing and an identity file when opening. Imports happen here
-    so the parent never pays for them and the child's peak memory is all its own.
+    so the parent never pays for them and the child's peak memory is all its own. Prints
+    the seconds the library call took (files opened and closed included), so the report
+    can tell the library's own speed from the interpreter's start-up.
     """
     import crypto.age
 
     operation, key, src, dst = argv
+    identities = [] if operation == "seal" else [_identity_from_file(Path(key))]
+    start = time.perf_counter()
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         if operation == "seal":
             crypto.age.encrypt(fin, fout, [key])
         else:
-            crypto.age.decrypt(fin, fout, [_identity_from_file(Path(key))])
+            crypto.age.decrypt(fin, fout, identities)
+    print(time.perf_counter() - start)
     return 0
 
 
@@ -67,6 +73,7 @@ def _identity_from_file(path: Path) -> str:
 class Step:
     seconds: float
     peak_rss_kib: int
+    library_seconds: float | None = None  # ours only: the library call alone
 
     def mb_per_s(self, size: int) -> float:
         return size / 1e6 / self.seconds
@@ -83,7 +90,11 @@ def _run_measured(argv: Sequence[str]) -> Step:
     """
     start = time.perf_counter()
     proc = subprocess.Popen(
-        list(argv), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+        list(argv),
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # both children write a line at most: the pipes never fill
+        stderr=subprocess.PIPE,
     )
     status_file = Path(f"/proc/{proc.pid}/status")
     peak_kib = 0
@@ -91,12 +102,10 @@ def _run_measured(argv: Sequence[str]) -> Step:
         peak_kib = max(peak_kib, _vm_hwm_kib(status_file))
         time.sleep(_SAMPLE_SECONDS)
     seconds = time.perf_counter() - start
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
+    out, err = proc.communicate()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:4])} failed ({proc.returncode}): {err}")
-    return Step(seconds, peak_kib)
+        raise SystemExit(f"{' '.join(argv[:4])} failed ({proc.returncode}): {err.decode()}")
+    return Step(seconds, peak_kib, float(out) if out.strip() else None)
 
 
 _SAMPLE_SECONDS = 0.005
@@ -167,10 +176,10 @@ def _step(command: Sequence[str], src: Path, dst: Path) -> Step:
     return _run_measured([paths.get(arg, arg) for arg in command])
 
 
-def _ours(recipient: str, identity_file: Path) -> Side:
+def _ours(name: str, recipient: str, identity_file: Path) -> Side:
     worker = (sys.executable, "-m", "bench.seal", "worker")
     return Side(
-        "ours",
+        name,
         (*worker, "seal", recipient, SRC, DST),
         (*worker, "open", str(identity_file), SRC, DST),
     )
@@ -216,13 +225,16 @@ def _keygen(directory: Path, name: str, argv: Sequence[str]) -> tuple[Path, str]
 
 def _fmt(step: Step, size: int) -> str:
     peak = step.peak_rss_kib / 1024
-    return f"{step.mb_per_s(size):8.1f} MB/s  {step.seconds:6.2f} s  peak {peak:6.1f} MiB"
+    text = f"{step.mb_per_s(size):8.1f} MB/s  {step.seconds:6.2f} s  peak {peak:6.1f} MiB"
+    if step.library_seconds is None:
+        return text
+    return f"{text}  (library alone {size / 1e6 / step.library_seconds:.1f} MB/s)"
 
 
 def _summary(label: str, steps: list[Step], size: int) -> float:
     rate = statistics.median(s.mb_per_s(size) for s in steps)
     peak = max(s.peak_rss_kib for s in steps) / 1024
-    print(f"  {label:<14} median {rate:8.1f} MB/s   peak memory {peak:6.1f} MiB")
+    print(f"  {label:<16} median {rate:8.1f} MB/s   peak memory {peak:6.1f} MiB")
     return rate
 
 
@@ -241,29 +253,33 @@ def run(size_mib: int, rounds: int, directory: Path, age: str) -> float:
             "pq.key",
             [sys.executable, "-c", "import crypto.age as a; print(a.generate_identity('pq'))"],
         )
-        sides = [_ours(x25519, x25519_key), _age(age, x25519, x25519_key)]
-        hybrid = _ours(pq, pq_key)
+        sides = [_ours("ours", x25519, x25519_key), _age(age, x25519, x25519_key)]
+        hybrid = _ours("ours-hybrid", pq, pq_key)
         results: dict[str, list[Step]] = {}
 
+        def record(side: Side, operation: str, step: Step) -> None:
+            results.setdefault(f"{side.name} {operation}", []).append(step)
+            print(f"  {side.name + ' ' + operation:<18} {_fmt(step, size)}", flush=True)
+
         for r in range(rounds):
-            order = sides if r % 2 == 0 else sides[::-1]
+            # Ours and age take turns going first, and each operation runs back to back on
+            # both sides, so a change in the machine's load hits both alike.
+            order = [*(sides if r % 2 == 0 else sides[::-1]), hybrid]
             print(f"round {r + 1}/{rounds}", flush=True)
-            for side, label in [*((s, s.name) for s in order), (hybrid, "ours-hybrid")]:
-                sealed, opened = work / f"{label}.age", work / f"{label}.out"
-                seal = side.seal(src, sealed)
-                opened_step = side.open(sealed, opened)
+            for side in order:
+                record(side, "seal", side.seal(src, work / f"{side.name}.age"))
+            for side in order:
+                opened = work / f"{side.name}.out"
+                record(side, "open", side.open(work / f"{side.name}.age", opened))
                 if r == 0 and _sha256(opened) != want:
-                    raise SystemExit(f"{label}: the opened file differs from the input")
+                    raise SystemExit(f"{side.name}: the opened file differs from the input")
                 opened.unlink()
-                results.setdefault(f"{label} seal", []).append(seal)
-                results.setdefault(f"{label} open", []).append(opened_step)
-                print(f"  {label + ' seal':<18} {_fmt(seal, size)}", flush=True)
-                print(f"  {label + ' open':<18} {_fmt(opened_step, size)}", flush=True)
-            for label in ("ours", "age", "ours-hybrid"):
-                (work / f"{label}.age").unlink(missing_ok=True)
+            for side in order:
+                (work / f"{side.name}.age").unlink()
 
         print(f"summary over {rounds} rounds, {size_mib} MiB, MB = 10^6 bytes")
-        rate = {label: _summary(label, steps, size) for label, steps in results.items()}
+        labels = [f"{side.name} {op}" for side in [*sides, hybrid] for op in ("seal", "open")]
+        rate = {label: _summary(label, results[label], size) for label in labels}
         ours_peak = max(
             s.peak_rss_kib
             for label, steps in results.items()
