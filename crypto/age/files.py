@@ -8,8 +8,7 @@ recipient gets its own complete header, so ``header_i ‖ payload`` is a valid a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from crypto.age.armor import ArmorReader, ArmorWriter
 from crypto.age.format import INTRO, LineReader, parse
@@ -106,8 +105,7 @@ def decrypt(
         raise DecryptError("malformed input") from exc
 
 
-@dataclass(frozen=True)
-class Sealed:
+class Sealed(NamedTuple):
     """What :func:`seal` made: the file key, and one complete header per recipient."""
 
     file_key: bytes

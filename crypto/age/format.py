@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from crypto.age.source import Readable
 from crypto.errors import HeaderError
@@ -77,8 +77,7 @@ def decode_arg(arg: str) -> bytes:
     return _decode_field(arg.encode("ascii"))
 
 
-@dataclass(frozen=True)
-class Stanza:
+class Stanza(NamedTuple):
     """One recipient stanza: ``-> type args…`` and its body."""
 
     type: str
@@ -97,8 +96,7 @@ class Stanza:
         return b"\n".join([line, *lines]) + b"\n"
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """A parsed header: its stanzas and the 32-byte MAC from the ``---`` line."""
 
     stanzas: tuple[Stanza, ...]

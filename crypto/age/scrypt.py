@@ -13,7 +13,6 @@ Passphrases are encoded as UTF-8 with ``surrogateescape``, so a passphrase obtai
 from __future__ import annotations
 
 import os
-import re
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -26,8 +25,7 @@ LABEL = b"age-encryption.org/v1/scrypt"
 SALT_SIZE = 16
 DEFAULT_WORK_FACTOR = 18
 DEFAULT_MAX_WORK_FACTOR = 22
-_WORK_FACTOR = re.compile(r"[1-9][0-9]?", re.ASCII)
-_DECIMAL = re.compile(r"[1-9][0-9]*", re.ASCII)
+_DIGITS = frozenset("0123456789")
 
 
 def _derive(passphrase: str, salt: bytes, work_factor: int) -> bytes:
@@ -65,10 +63,11 @@ class ScryptIdentity:
         self._max_work_factor = max_work_factor
 
     def _work_factor(self, text: str) -> int:
-        if not _DECIMAL.fullmatch(text):
+        # The spec's ^[1-9][0-9]*$: ASCII digits only, no sign, no leading zero.
+        if not text or text[0] == "0" or not _DIGITS.issuperset(text):
             raise HeaderError("invalid scrypt work factor encoding")
         # At most two digits are ever reasonable; this also keeps int() cheap.
-        if not _WORK_FACTOR.fullmatch(text) or int(text) > self._max_work_factor:
+        if len(text) > 2 or int(text) > self._max_work_factor:
             raise WorkFactorError("scrypt work factor too large")
         return int(text)
 
