@@ -11,13 +11,16 @@ writers queue instead of failing halfway:
   fail with "database is locked" when the second upgrades to a write lock; an immediate
   one waits (up to the busy timeout) for the first to commit. It also makes DDL
   transactional, so a migration applies whole or not at all.
-- PostgreSQL: ``READ COMMITTED`` transactions; the audit log serializes its appends with
-  a transaction-scoped advisory lock (`lock_log`). Under ``READ COMMITTED`` each statement
-  after the lock sees every append committed before it was granted.
+- PostgreSQL: ``READ COMMITTED`` transactions, whatever the server's default; the audit
+  log serializes its appends with a transaction-scoped advisory lock (`lock_log`). Under
+  ``READ COMMITTED`` each statement after the lock sees every append committed before it
+  was granted; under ``REPEATABLE READ`` the snapshot would predate the wait.
 
-A read-only session (``session_scope(engine, readonly=True)``) starts a plain ``BEGIN``
-on SQLite with ``PRAGMA query_only`` on, and ``SET TRANSACTION READ ONLY`` on PostgreSQL,
-so readers never queue behind writers and can never write by mistake.
+Every transaction is a write transaction unless it asks otherwise, including those of a
+bare ``engine.connect()``: correctness first. A read-only session
+(``session_scope(engine, readonly=True)``) starts a plain ``BEGIN`` on SQLite with
+``PRAGMA query_only`` on, and ``SET TRANSACTION READ ONLY`` on PostgreSQL, so readers
+never queue behind writers and can never write by mistake.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def create_engine(settings: Settings) -> Engine:
     else:
         # pre_ping: a pooled connection dropped by a PostgreSQL restart is replaced
         # instead of failing the next request.
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, isolation_level="READ COMMITTED", pool_pre_ping=True)
     event.listen(engine, "begin", _begin)
     return engine
 

@@ -230,3 +230,19 @@ def test_migrate_says_clearly_when_postgresql_is_unreachable(tmp_path: Path) -> 
         migrate(settings)
     assert "postgresql+psycopg://u:***@127.0.0.1:1/vault" in caught.value.diagnostics()
     assert "canary-pw" not in caught.value.diagnostics()
+
+
+@pytest.mark.parametrize("db_settings", ["postgresql"], indirect=True)
+def test_postgresql_transactions_read_committed_whatever_the_server_default(
+    engine: Engine,
+) -> None:
+    # lock_log relies on each statement seeing what committed before the lock was granted.
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f'ALTER DATABASE "{engine.url.database}" '
+            "SET default_transaction_isolation = 'repeatable read'"
+        )
+    engine.dispose()
+    with session_scope(engine) as session:
+        isolation = session.execute(sa.text("SHOW transaction_isolation")).scalar_one()
+    assert isolation == "read committed"
