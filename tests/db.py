@@ -4,7 +4,8 @@ Take `db_url` for an empty database, or `engine` for a migrated one with the vau
 settings in `db_settings`. Both are parametrized over the two engines, so one test body
 runs on each: ``test_x[sqlite]`` and ``test_x[postgresql]``.
 
-- SQLite: a file under the test's own `tmp_path`.
+- SQLite: a file under the test's own `tmp_path`; a migrated one is a copy of a file each
+  worker migrates once.
 - PostgreSQL: a database with a random name on the server at ``TVAULT_TEST_POSTGRESQL_URL``
   (default ``postgresql://postgres@127.0.0.1:5432/postgres``, trust auth), dropped after
   the test even if connections are still open. Names are random, so xdist workers never
@@ -17,12 +18,13 @@ explicitly.
 Use from a conftest with an explicit import, since only the root conftest may declare
 ``pytest_plugins``::
 
-    from tests.db import db_settings, db_url, engine, postgresql  # noqa: F401
+    from tests.db import db_settings, db_url, engine, postgresql, sqlite_template  # noqa: F401
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,6 +115,20 @@ def postgresql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgreSQL]
         server.close()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file at ``alembic head`` to copy from, made once per worker."""
+    scratch = tmp_path_factory.mktemp("sqlite")
+    path = scratch / "template.sqlite3"
+    settings = _settings(scratch / "data", f"sqlite:///{path}")
+    engine = create_engine(settings)
+    try:
+        migrate(settings, engine=engine)
+    finally:
+        engine.dispose()  # the last connection to close folds the WAL into the file
+    return path
+
+
 @pytest.fixture(params=ENGINES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a new, empty database of the engine in ``request.param``."""
@@ -139,10 +155,11 @@ def engine(db_settings: Settings) -> Iterator[Engine]:
 def _database(request: pytest.FixtureRequest, tmp_path: Path, *, migrated: bool) -> Iterator[str]:
     kind: Any = request.param
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'vault.sqlite3'}"
+        path = tmp_path / "vault.sqlite3"
         if migrated:
-            migrate(_settings(tmp_path / "data", url))
-        yield url
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+            path.chmod(0o600)
+        yield f"sqlite:///{path}"
         return
     server: PostgreSQL = request.getfixturevalue("postgresql")
     template = server.migrated_template() if migrated else None

@@ -4,6 +4,6 @@ Only the root conftest may declare ``pytest_plugins``; importing the fixtures he
 registers them for this directory.
 """
 
-from tests.db import db_settings, db_url, engine, postgresql
+from tests.db import db_settings, db_url, engine, postgresql, sqlite_template
 
-__all__ = ["db_settings", "db_url", "engine", "postgresql"]
+__all__ = ["db_settings", "db_url", "engine", "postgresql", "sqlite_template"]
