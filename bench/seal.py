@@ -302,6 +302,13 @@ def run(size_mib: int, rounds: int, directory: Path, age: str) -> float:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["worker"]:
@@ -309,8 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.seal", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--size-mib", type=int, default=1024, help="input size (default 1024)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    parser.add_argument(
+        "--size-mib", type=_positive, default=1024, help="input size (default 1024)"
+    )
+    parser.add_argument(
+        "--rounds", type=_positive, default=3, help="alternating rounds (default 3)"
+    )
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()), help="where the files go"
     )
