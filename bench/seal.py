@@ -72,6 +72,7 @@ def _identity_from_file(path: Path) -> str:
 @dataclass(frozen=True, slots=True)
 class Step:
     seconds: float
+    cpu_seconds: float  # user + system: what the step costs, whatever else the machine runs
     peak_rss_kib: int
     library_seconds: float | None = None  # ours only: the library call alone
 
@@ -80,13 +81,14 @@ class Step:
 
 
 def _run_measured(argv: Sequence[str]) -> Step:
-    """Run `argv` to completion: its wall time and the peak resident set of its program.
+    """Run `argv` to completion: its wall time, CPU time and its program's peak memory.
 
-    The peak is VmHWM from /proc/<pid>/status, sampled while the child runs. rusage's
-    ru_maxrss will not do: a child spawned by fork or vfork starts out charged with the
-    parent's own peak, so a small program such as `age` would report this script's size.
-    VmHWM belongs to the address space the child's exec created, and it only grows, so the
-    last sample before exit is the peak (both programs reach it in their first moments).
+    CPU time is the child's own rusage (`wait4`). The peak is VmHWM from /proc/<pid>/status,
+    sampled while the child runs, not rusage's ru_maxrss: a child spawned by fork or vfork
+    starts out charged with the parent's peak, so a small program such as `age` would
+    report this script's size. VmHWM belongs to the address space the child's exec made,
+    and it only grows, so the last sample before exit is the peak (both programs reach it
+    in their first moments).
     """
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -98,14 +100,19 @@ def _run_measured(argv: Sequence[str]) -> Step:
     )
     status_file = Path(f"/proc/{proc.pid}/status")
     peak_kib = 0
-    while proc.poll() is None:
+    while True:
         peak_kib = max(peak_kib, _vm_hwm_kib(status_file))
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
         time.sleep(_SAMPLE_SECONDS)
     seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])} failed ({proc.returncode}): {err.decode()}")
-    return Step(seconds, peak_kib, float(out) if out.strip() else None)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Step(seconds, cpu, peak_kib, float(out) if out.strip() else None)
 
 
 _SAMPLE_SECONDS = 0.005
@@ -225,7 +232,10 @@ def _keygen(directory: Path, name: str, argv: Sequence[str]) -> tuple[Path, str]
 
 def _fmt(step: Step, size: int) -> str:
     peak = step.peak_rss_kib / 1024
-    text = f"{step.mb_per_s(size):8.1f} MB/s  {step.seconds:6.2f} s  peak {peak:6.1f} MiB"
+    text = (
+        f"{step.mb_per_s(size):8.1f} MB/s  {step.seconds:6.2f} s  cpu {step.cpu_seconds:5.2f} s"
+        f"  peak {peak:5.1f} MiB"
+    )
     if step.library_seconds is None:
         return text
     return f"{text}  (library alone {size / 1e6 / step.library_seconds:.1f} MB/s)"
@@ -233,8 +243,9 @@ def _fmt(step: Step, size: int) -> str:
 
 def _summary(label: str, steps: list[Step], size: int) -> float:
     rate = statistics.median(s.mb_per_s(size) for s in steps)
+    cpu = statistics.median(s.cpu_seconds for s in steps)
     peak = max(s.peak_rss_kib for s in steps) / 1024
-    print(f"  {label:<16} median {rate:8.1f} MB/s   peak memory {peak:6.1f} MiB")
+    print(f"  {label:<16} median {rate:8.1f} MB/s  cpu {cpu:5.2f} s   peak memory {peak:5.1f} MiB")
     return rate
 
 
