@@ -7,11 +7,26 @@ from dataclasses import dataclass
 
 import pytest
 
+from crypto.age.stream import SEGMENT_CHUNKS
 from tests.interop.peers import Kind, Peer
 
 CHUNK = 64 * 1024
-# Empty, one byte, each side of the first chunk boundary, and several full chunks.
-SIZES = (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 1234)
+# crypto.age reads and writes whole segments of chunks: a seam of its own to cross.
+SEGMENT = SEGMENT_CHUNKS * CHUNK
+# Empty, one byte, each side of the first chunk boundary, several chunks, each side of
+# the first segment boundary, and several segments.
+SIZES = (
+    0,
+    1,
+    CHUNK - 1,
+    CHUNK,
+    CHUNK + 1,
+    3 * CHUNK + 1234,
+    SEGMENT - 1,
+    SEGMENT,
+    SEGMENT + 1,
+    2 * SEGMENT + CHUNK // 2,
+)
 MULTI_CHUNK = 3 * CHUNK + 1234
 # Low enough that each of our scrypt encryptions costs milliseconds; every peer accepts it.
 LOW_SCRYPT_WORK_FACTOR = 10

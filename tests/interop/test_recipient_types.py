@@ -12,14 +12,8 @@ from crypto.errors import CryptoError
 from tests.interop.peers import Kind, Ours, Peer, PeerError
 from tests.interop.support import CHUNK, MULTI_CHUNK, SIZES, KeyRing, plaintext
 
-# (peer, kind, size): typage's X25519 is a bonus over the brief, so it gets fewer sizes.
-CASES = [
-    *(("age", "x25519", size) for size in SIZES),
-    *(("pyrage", "x25519", size) for size in SIZES),
-    *(("typage", "pq", size) for size in SIZES),
-    *(("typage", "x25519", size) for size in (0, CHUNK + 1)),
-]
 PEER_KINDS = [("age", "x25519"), ("pyrage", "x25519"), ("typage", "x25519"), ("typage", "pq")]
+CASES = [(peer, kind, size) for peer, kind in PEER_KINDS for size in SIZES]
 
 
 @pytest.mark.parametrize("armor", [False, True], ids=["binary", "armored"])
