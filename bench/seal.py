@@ -72,7 +72,8 @@ def _identity_from_file(path: Path) -> str:
 @dataclass(frozen=True, slots=True)
 class Step:
     seconds: float
-    cpu_seconds: float  # user + system: what the step costs, whatever else the machine runs
+    user_seconds: float  # CPU in the program itself: its code, its crypto
+    system_seconds: float  # CPU in the kernel for it: mostly page-cache copies
     peak_rss_kib: int
     library_seconds: float | None = None  # ours only: the library call alone
 
@@ -111,8 +112,8 @@ def _run_measured(argv: Sequence[str]) -> Step:
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(argv[:4])} failed ({proc.returncode}): {err.decode()}")
-    cpu = usage.ru_utime + usage.ru_stime
-    return Step(seconds, cpu, peak_kib, float(out) if out.strip() else None)
+    library = float(out) if out.strip() else None
+    return Step(seconds, usage.ru_utime, usage.ru_stime, peak_kib, library)
 
 
 _SAMPLE_SECONDS = 0.005
@@ -233,19 +234,23 @@ def _keygen(directory: Path, name: str, argv: Sequence[str]) -> tuple[Path, str]
 def _fmt(step: Step, size: int) -> str:
     peak = step.peak_rss_kib / 1024
     text = (
-        f"{step.mb_per_s(size):8.1f} MB/s  {step.seconds:6.2f} s  cpu {step.cpu_seconds:5.2f} s"
-        f"  peak {peak:5.1f} MiB"
+        f"{step.mb_per_s(size):7.1f} MB/s {step.seconds:5.2f} s"
+        f"  cpu {step.user_seconds:4.2f}+{step.system_seconds:4.2f} s  peak {peak:4.1f} MiB"
     )
     if step.library_seconds is None:
         return text
-    return f"{text}  (library alone {size / 1e6 / step.library_seconds:.1f} MB/s)"
+    return f"{text}  (library alone {size / 1e6 / step.library_seconds:.0f} MB/s)"
 
 
 def _summary(label: str, steps: list[Step], size: int) -> float:
     rate = statistics.median(s.mb_per_s(size) for s in steps)
-    cpu = statistics.median(s.cpu_seconds for s in steps)
+    user = statistics.median(s.user_seconds for s in steps)
+    system = statistics.median(s.system_seconds for s in steps)
     peak = max(s.peak_rss_kib for s in steps) / 1024
-    print(f"  {label:<16} median {rate:8.1f} MB/s  cpu {cpu:5.2f} s   peak memory {peak:5.1f} MiB")
+    print(
+        f"  {label:<16} median {rate:7.1f} MB/s  cpu {user:4.2f}+{system:4.2f} s"
+        f"  peak memory {peak:4.1f} MiB"
+    )
     return rate
 
 
