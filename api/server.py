@@ -12,11 +12,26 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
+from vault.accounts import startup
+from vault.accounts.bootstrap import FILE_NAME as BOOTSTRAP_FILE_NAME
+from vault.db import create_engine
 from vault.errors import ConfigError
 from vault.settings import load_settings, prepare_data_dir
 
 # uvicorn waits this long for open requests after a shutdown signal.
 GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+def _announce(data_dir: Path, host: str, port: int, bootstrap_code: str | None) -> None:
+    print(f"tvault: serving http://{host}:{port}", flush=True)
+    if bootstrap_code is not None:
+        # The one time this code is shown; the database keeps only its hash.
+        print(
+            f"tvault: one-time bootstrap code: {bootstrap_code}\n"
+            f"tvault: (also in {data_dir / BOOTSTRAP_FILE_NAME}); run: tvault org init "
+            f"--server URL --bootstrap-code CODE --org-name NAME --admin USER",
+            flush=True,
+        )
 
 
 class StartupError(Exception):
@@ -35,8 +50,14 @@ def run(*, data_dir: Path | None, host: str, port: int, dev: bool) -> None:
     try:
         settings = load_settings(**values)
         prepare_data_dir(settings)
+        engine = create_engine(settings)
+        try:
+            bootstrap_code = startup.prepare(settings, engine)
+        finally:
+            engine.dispose()
     except ConfigError as exc:
         raise StartupError(exc.diagnostics()) from None
+    _announce(settings.data_dir, host, port, bootstrap_code)
     config = uvicorn.Config(
         create_app(settings),
         host=host,
