@@ -1,0 +1,51 @@
+"""The transparency audit log (DESIGN.md section 4): events, the stored tree, checkpoints.
+
+- `events`: the typed event schema and its RFC 8785 encoding; nothing else enters the log.
+- `store`: appends in the caller's transaction, roots and proofs from stored node hashes.
+- `checkpoints`: signed checkpoints, and `record_and_prove` for events whose proof the
+  caller hands back (a fetched header comes with the proof of its own fetch entry).
+- `replay`: the pure check of entries against signed checkpoints, for auditors.
+"""
+
+from vault.audit.checkpoints import (
+    LoggedEvent,
+    SignedCheckpoint,
+    latest_checkpoint,
+    record_and_prove,
+    sign_checkpoint,
+)
+from vault.audit.events import ANONYMOUS, UNKNOWN, Action, Event, decode_event, encode_event
+from vault.audit.replay import verify_log
+from vault.audit.store import (
+    LogIntegrityError,
+    append,
+    append_many,
+    consistency_proof,
+    entries,
+    inclusion_proof,
+    root,
+    tree_size,
+)
+
+__all__ = [
+    "ANONYMOUS",
+    "UNKNOWN",
+    "Action",
+    "Event",
+    "LogIntegrityError",
+    "LoggedEvent",
+    "SignedCheckpoint",
+    "append",
+    "append_many",
+    "consistency_proof",
+    "decode_event",
+    "encode_event",
+    "entries",
+    "inclusion_proof",
+    "latest_checkpoint",
+    "record_and_prove",
+    "root",
+    "sign_checkpoint",
+    "tree_size",
+    "verify_log",
+]

@@ -1,0 +1,182 @@
+"""The audit log's tree in the database: appends, roots and proofs from stored node hashes.
+
+Tables (vault.models): `log_entry` holds each entry and its leaf hash; `log_node` holds the
+hash of every complete subtree, written once when the append that completes it runs, never
+changed after. So the tree of any size up to the current one, and any proof in it, is a
+fold of O(log n) stored hashes (crypto.merkle.proof), fetched in one query.
+
+Appends are serialized by `vault.db.lock_log`: on PostgreSQL an advisory lock held to the
+end of the transaction, on SQLite the write lock every write transaction takes. The next
+index is read under that lock, so however many workers append, the entries are numbered
+0, 1, 2, ... without a gap or a duplicate, and the tree is one tree.
+
+Functions that read take any session, read-only included; they see one consistent tree
+because stored nodes never change and a size is only read, never assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from crypto.merkle.compact import CompactRange
+from crypto.merkle.proof import (
+    GetNode,
+    NodeID,
+    ProofPlan,
+    consistency_plan,
+    inclusion_plan,
+    root_plan,
+)
+from crypto.merkle.rfc6962 import EMPTY_ROOT, hash_leaf
+from vault.audit.events import Event, encode_event
+from vault.db import lock_log
+from vault.errors import Invalid, NotFound, VaultError
+from vault.models import LogEntry, LogNode, metadata
+
+_ENTRY: Final = metadata.tables[LogEntry.__tablename__]
+_NODE: Final = metadata.tables[LogNode.__tablename__]
+
+
+class LogIntegrityError(VaultError):
+    """The stored log contradicts itself: a node hash it needs is missing. Someone or
+    something changed the tables outside this module; the log must be checked, not used."""
+
+    summary = "the stored audit log is damaged"
+
+
+def tree_size(session: Session) -> int:
+    """Return the number of entries in the log (the index of the next one)."""
+    last = session.execute(sa.select(sa.func.max(_ENTRY.c.leaf_index))).scalar_one()
+    return 0 if last is None else int(last) + 1
+
+
+def append(session: Session, event: Event) -> int:
+    """Append `event` to the log in the caller's transaction; return its leaf index.
+
+    Run it in the same transaction as the change the event records, so that both commit or
+    neither does. It takes the log lock first (`vault.db.lock_log`), which it holds until
+    that transaction ends: keep the transaction short. Precondition: a write session.
+    Raises `LogIntegrityError` if the stored right edge of the tree is damaged.
+    """
+    (index,) = append_many(session, [event])
+    return index
+
+
+def append_many(session: Session, events: Iterable[Event]) -> range:
+    """Append `events` in order, in the caller's transaction; return their leaf indices.
+
+    As `append`, with one lock, one read of the tree's edge and two inserts for the batch.
+    """
+    # Encoded before the lock is taken, so the lock is held only for the database work.
+    return _append_entries(session, [(encode_event(event), event) for event in events])
+
+
+def _append_entries(session: Session, entries: Sequence[tuple[bytes, Event]]) -> range:
+    if not entries:
+        return range(0)
+    lock_log(session)
+    size = tree_size(session)
+    # The right edge: one stored node per set bit of the size.
+    edge = _node_getter(session, CompactRange.edge(size))
+    compact = CompactRange.load(tree_size=size, get_node=edge)
+    entry_rows: list[dict[str, Any]] = []
+    node_rows: list[dict[str, Any]] = []
+    for offset, (entry, event) in enumerate(entries):
+        leaf_hash = hash_leaf(entry)
+        entry_rows.append(
+            {"leaf_index": size + offset, "entry": entry, "leaf_hash": leaf_hash, "day": event.day}
+        )
+        node_rows.extend(
+            {"level": node.level, "node_index": node.index, "hash": node.hash}
+            for node in compact.append(leaf_hash)
+        )
+    session.execute(sa.insert(_ENTRY), entry_rows)
+    session.execute(sa.insert(_NODE), node_rows)
+    return range(size, size + len(entries))
+
+
+def root(session: Session, tree_size: int) -> bytes:
+    """Return the root hash of the log's first `tree_size` entries (one query).
+
+    Raises `NotFound` if the log is smaller, `Invalid` if `tree_size` is negative.
+    """
+    _check_size(session, tree_size)
+    if tree_size == 0:
+        return EMPTY_ROOT
+    return _build(session, root_plan(tree_size=tree_size))[0]
+
+
+def inclusion_proof(session: Session, *, index: int, tree_size: int) -> list[bytes]:
+    """Return the inclusion proof of entry `index` in the tree of `tree_size` (one query).
+
+    Raises `Invalid` unless 0 <= index < tree_size, `NotFound` if the log is smaller than
+    `tree_size`, `LogIntegrityError` if a node it needs is missing.
+    """
+    if not 0 <= index < tree_size:
+        raise Invalid(f"index {index} is not below tree_size {tree_size}")
+    _check_size(session, tree_size)
+    return _build(session, inclusion_plan(index=index, tree_size=tree_size))
+
+
+def consistency_proof(session: Session, *, size1: int, size2: int) -> list[bytes]:
+    """Return the proof that the tree of `size2` extends the tree of `size1` (one query).
+
+    Raises `Invalid` unless 0 < size1 <= size2 (no proof from the empty tree exists),
+    `NotFound` if the log is smaller than `size2`, `LogIntegrityError` as above.
+    """
+    if not 0 < size1 <= size2:
+        raise Invalid(f"no consistency proof exists from size1 {size1} to size2 {size2}")
+    _check_size(session, size2)
+    return _build(session, consistency_plan(size1=size1, size2=size2))
+
+
+def entries(session: Session, *, start: int, end: int) -> list[bytes]:
+    """Return the stored entries with index in [start, end), in index order.
+
+    Rows are returned as stored: if rows were deleted behind the log's back the list is
+    shorter, which `vault.audit.replay.verify_log` reports. Raises `Invalid` if the range
+    is negative or reversed.
+    """
+    if not 0 <= start <= end:
+        raise Invalid(f"no entries from {start} to {end}")
+    query = (
+        sa.select(_ENTRY.c.entry)
+        .where(_ENTRY.c.leaf_index >= start, _ENTRY.c.leaf_index < end)
+        .order_by(_ENTRY.c.leaf_index)
+    )
+    return [bytes(entry) for entry in session.execute(query).scalars()]
+
+
+def _check_size(session: Session, size: int) -> None:
+    if size < 0:
+        raise Invalid(f"tree_size {size} is negative")
+    current = tree_size(session)
+    if size > current:
+        raise NotFound(f"the log has {current} entries, so it has no tree of size {size} yet")
+
+
+def _build(session: Session, plan: ProofPlan) -> list[bytes]:
+    return plan.build(_node_getter(session, plan.node_ids()))
+
+
+def _node_getter(session: Session, ids: Sequence[NodeID]) -> GetNode:
+    """Fetch the nodes `ids` in one query; return a lookup that raises if one is missing."""
+    found: dict[tuple[int, int], bytes] = {}
+    if ids:
+        key = sa.tuple_(_NODE.c.level, _NODE.c.node_index)
+        query = sa.select(_NODE.c.level, _NODE.c.node_index, _NODE.c.hash).where(
+            key.in_([(node.level, node.index) for node in ids])
+        )
+        found = {(level, index): bytes(hash_) for level, index, hash_ in session.execute(query)}
+
+    def get_node(level: int, index: int) -> bytes:
+        try:
+            return found[level, index]
+        except KeyError:
+            raise LogIntegrityError(f"the hash of subtree ({level}, {index}) is missing") from None
+
+    return get_node
