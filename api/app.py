@@ -11,21 +11,30 @@ from importlib.metadata import version
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from sqlalchemy.engine import Engine
 
-from api import health
+from api import health, log
 from api.docs import install_docs
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
 from api.privacy import ForgetClientAddress
 from api.problems import PROBLEM_RESPONSES, document_problem_schema, install_problem_handlers
+from crypto.note import Signer
 from vault.settings import Settings
 
 API_PREFIX = "/v1"
 OPENAPI_URL = "/openapi.json"
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the application for `settings`. The caller runs it (e.g. under uvicorn)."""
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, log_signer: Signer | None = None
+) -> FastAPI:
+    """Build the application for `settings`. The caller runs it (e.g. under uvicorn).
+
+    `engine` and `log_signer`, when given, are what the routes use (tests, embedding);
+    the caller disposes of the engine. Otherwise the app's start-up builds the engine
+    from `settings`, and `api.log` loads the log key on first use.
+    """
     app = FastAPI(
         title="Testimony Vault",
         version=version("testimony-vault"),
@@ -36,11 +45,15 @@ def create_app(settings: Settings) -> FastAPI:
         responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings
+    if engine is not None:
+        app.state.engine = engine
+    app.state.log_signer = log_signer
     install_problem_handlers(app)
     document_problem_schema(app)
     install_docs(app, openapi_url=OPENAPI_URL)
     v1 = APIRouter(prefix=API_PREFIX)
     v1.include_router(health.router)
+    v1.include_router(log.router)
     app.include_router(v1)
     # Each add_middleware wraps the ones before it, so ForgetClientAddress runs first and
     # the address is gone before anything else sees the request; every response, the
