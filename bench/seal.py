@@ -1,6 +1,6 @@
 """Seal and open one large file with crypto.age and with the `age` command, in one run.
 
-    .venv/bin/python -m bench.seal [--size-mib 1024] [--rounds 3] [--dir DIR]
+    .venv/bin/python -m bench.seal [--size-mib 1024] [--rounds 4] [--dir DIR]
 
 Each side runs as its own child process on the same input file, X25519 to the same
 age-keygen identity. In each round both sides seal, then both open, back to back, and the
@@ -336,7 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--size-mib", type=_positive, default=1024, help="input size (default 1024)"
     )
     parser.add_argument(
-        "--rounds", type=_positive, default=3, help="alternating rounds (default 3)"
+        "--rounds",
+        type=_positive,
+        default=4,
+        help="alternating rounds; even, so each side goes first as often (default 4)",
     )
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()), help="where the files go"
