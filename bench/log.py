@@ -35,6 +35,7 @@ from datetime import date
 from hashlib import sha256
 from pathlib import Path
 
+from bench.seal import _positive as _at_least_one
 from crypto.checkpoint import open_checkpoint
 from crypto.merkle import verify_inclusion
 from crypto.merkle.compact import CompactRange
@@ -187,13 +188,6 @@ def bench_verify(
                 sha256_loop(entries)
                 loop.append(len(entries) / (time.perf_counter() - start))
     return statistics.median(verify), statistics.median(loop)
-
-
-def _at_least_one(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from crypto.checkpoint import Checkpoint
 from crypto.checkpoint import sign_checkpoint as sign_checkpoint_note
 from crypto.note import Signer
 from vault.audit.events import Event, encode_event, utc_today
-from vault.audit.store import _append_entries, inclusion_proof, root, tree_size
+from vault.audit.store import append, inclusion_proof, root, tree_size
 from vault.db import lock_log
 from vault.models import Checkpoint as CheckpointRow
 from vault.models import metadata
@@ -97,11 +97,12 @@ def record_and_prove(session: Session, event: Event, signer: Signer) -> LoggedEv
 
     Precondition: a write session. Raises as `append` does.
     """
-    entry = encode_event(event)
-    (index,) = _append_entries(session, [(entry, event)])
+    index = append(session, event)
     size = index + 1
     note = _checkpoint_at(session, signer, size)
     proof = inclusion_proof(session, index=index, tree_size=size)
+    # The encoding is deterministic: these are the bytes `append` stored.
+    entry = encode_event(event)
     return LoggedEvent(index=index, entry=entry, tree_size=size, proof=proof, checkpoint=note)
 
 

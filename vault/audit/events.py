@@ -72,6 +72,9 @@ FORBIDDEN_KEYS: Final = frozenset(
 )
 """Keys that must never appear in an entry (DESIGN.md section 2 and 4)."""
 
+MAX_SAFE_INTEGER: Final = 2**53 - 1
+"""The largest integer RFC 8785 can encode exactly (I-JSON numbers are IEEE doubles)."""
+
 OpaqueId = Annotated[str, StringConstraints(pattern=OPAQUE_ID_PATTERN)]
 Actor = Annotated[str, StringConstraints(pattern=rf"{OPAQUE_ID_PATTERN}|^{ANONYMOUS}$|^{UNKNOWN}$")]
 Commitment = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -160,11 +163,11 @@ class Event(BaseModel):
     #: The account acted upon: granted to, revoked from, created, disabled, enrolled.
     target: OpaqueId | None = None
     #: A roster version, an org key rotation serial, or a restored backup's tree size.
-    version: int | None = Field(default=None, ge=0)
+    version: int | None = Field(default=None, ge=0, le=MAX_SAFE_INTEGER)
     #: Why something was refused, as a fixed slug (e.g. ``not-a-holder``).
     reason: Slug | None = None
     #: How many refusals of `reason` an interval saw (anonymous refusals are counted).
-    count: int | None = Field(default=None, ge=1)
+    count: int | None = Field(default=None, ge=1, le=MAX_SAFE_INTEGER)
 
     @field_validator("holders")
     @classmethod

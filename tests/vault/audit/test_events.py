@@ -16,6 +16,7 @@ from vault.audit.events import (
     _SHAPES,
     ANONYMOUS,
     FORBIDDEN_KEYS,
+    MAX_SAFE_INTEGER,
     UNKNOWN,
     Action,
     Event,
@@ -30,9 +31,9 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "commitment": st.from_regex(r"\A[0-9a-f]{64}\Z"),
     "holders": st.lists(OPAQUE, min_size=1, max_size=5).map(tuple),
     "target": OPAQUE,
-    "version": st.integers(min_value=0, max_value=2**53),
+    "version": st.integers(min_value=0, max_value=MAX_SAFE_INTEGER),
     "reason": st.from_regex(r"\A[a-z][a-z0-9_.-]{0,47}\Z"),
-    "count": st.integers(min_value=1, max_value=2**53),
+    "count": st.integers(min_value=1, max_value=MAX_SAFE_INTEGER),
 }
 DAYS = st.dates(min_value=date(2000, 1, 1), max_value=date(2200, 1, 1))
 
@@ -81,8 +82,17 @@ def test_a_typed_name_is_not_an_actor(name: str) -> None:
         ({"action": "refused", "reason": "Not allowed, Alice!"}, "should match pattern"),
         ({"action": "record.submitted", "commitment": "AB" * 32}, "should match pattern"),
         ({"action": "made.up"}, "Input should be"),
+        ({"action": "roster.published", "version": 2**53}, "less than or equal to"),
     ],
-    ids=["missing-field", "foreign-field", "unknown-actor", "free-text", "hex-case", "action"],
+    ids=[
+        "missing-field",
+        "foreign-field",
+        "unknown-actor",
+        "free-text",
+        "hex-case",
+        "action",
+        "unsafe-integer",
+    ],
 )
 def test_malformed_events_are_refused(fields: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
