@@ -201,13 +201,16 @@ class LoginSession(VaultTable, table=True):
 
 
 class RosterVersion(VaultTable, table=True):
-    """A roster as the admin signed it. The newest unexpired version is served."""
+    """A roster as the admin signed it, in its two forms (`crypto.roster`): the staff
+    roster and the public one a source reads. The newest version is served."""
 
     __tablename__ = "roster_version"
 
     version: int = Field(primary_key=True, ge=1, sa_column_kwargs=_FIXED)
-    #: The signed roster, byte for byte as signed and served.
+    #: The signed staff roster, byte for byte as signed and served to staff.
     signed_roster: bytes
+    #: The signed public roster of the same version (no staff names), served to anyone.
+    signed_public_roster: bytes
     published_on: date
     expires_on: date
 
