@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from vault.accounts import bootstrap, sealkey
 from vault.db import migrate, session_scope
+from vault.logkey import load_log_signer
 from vault.settings import Settings
 
 
@@ -20,9 +21,8 @@ def prepare(settings: Settings, engine: Engine) -> str | None:
     Precondition: `prepare_data_dir(settings)` ran. Raises `ConfigError` with the fix.
     """
     migrate(settings, engine=engine)
-    # TODO(issue 3, log key): call vault.logkey's load-or-create here once it is
-    # committed (being written in parallel); until then the vault has no log key and
-    # `roster publish` refuses, since a roster must name one.
+    # The log key must exist before any roster: a roster names it (DESIGN.md section 4).
+    load_log_signer(settings, engine)
     sealkey.load_or_create(settings.data_dir)
     with session_scope(engine) as session:
         return bootstrap.ensure_bootstrap_code(session, settings.data_dir)
