@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.engine import Engine
 
-from api import health, log
+from api import admin, auth, enrol, health, log, org
+from api.deps import accounts_lifespan
 from api.docs import install_docs
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
@@ -43,6 +44,7 @@ def create_app(
         redoc_url=None,
         openapi_url=OPENAPI_URL,
         responses=PROBLEM_RESPONSES,
+        lifespan=accounts_lifespan,
     )
     app.state.settings = settings
     if engine is not None:
@@ -54,6 +56,8 @@ def create_app(
     v1 = APIRouter(prefix=API_PREFIX)
     v1.include_router(health.router)
     v1.include_router(log.router)
+    for router in (org.router, auth.router, admin.router, enrol.router):
+        v1.include_router(router)
     app.include_router(v1)
     # Each add_middleware wraps the ones before it, so ForgetClientAddress runs first and
     # the address is gone before anything else sees the request; every response, the

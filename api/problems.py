@@ -17,6 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vault.accounts.errors import SlowDown, Unauthenticated
+from vault.errors import ConfigError, Conflict, Forbidden, Invalid, NotFound, VaultError
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
@@ -68,6 +71,32 @@ async def _validation_error(request: Request, exc: Exception) -> ProblemResponse
     return problem_response(422, "The request is not valid.", errors=errors)
 
 
+# The one map from the vault's errors to HTTP statuses; the most specific class wins.
+_VAULT_STATUS: dict[type[VaultError], int] = {
+    Invalid: 422,
+    Unauthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    SlowDown: 429,
+    ConfigError: 500,
+}
+
+
+async def _vault_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, VaultError)
+    status = next((_VAULT_STATUS[k] for k in type(exc).__mro__ if k in _VAULT_STATUS), 500)
+    if status >= 500:
+        # An operator's problem: the server's log says what; the client learns nothing.
+        return problem_response(status)
+    headers: dict[str, str] = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, SlowDown):
+        headers["Retry-After"] = str(exc.retry_after)
+    return problem_response(status, exc.diagnostics(), headers=headers)
+
+
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     # Starlette logs the traceback; the client learns nothing about the failure.
     return problem_response(500)
@@ -77,6 +106,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Route every error raised while handling a request to a problem response."""
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(VaultError, _vault_error)
     app.add_exception_handler(Exception, _unexpected)
 
 
