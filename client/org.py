@@ -1,0 +1,148 @@
+"""`tvault org init`, and pinning the org a client talks to.
+
+The org key is made here, on the admin's machine, and only its public half reaches the
+server. Every client pins the org by the fingerprint a person gave it: the key the server
+presents must hash to that fingerprint, and a home pinned to one org refuses another.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from client import prompts
+from client.errors import ClientError
+from client.home import ORG_KEY_FILE, Home
+from client.http import Server
+from crypto import identity, roster
+from crypto.errors import CryptoError
+from crypto.profile import KdfProfile
+
+
+@dataclass(frozen=True)
+class InitResult:
+    fingerprint: str
+    totp_secret: str
+    org_key_file: str
+
+
+def init(
+    server: Server,
+    home: Home,
+    *,
+    bootstrap_code: str,
+    org_name: str,
+    admin: str,
+    recipient_type: str,
+    profile: KdfProfile,
+) -> InitResult:
+    """Make the org key, register it with the bootstrap code, create the admin account.
+
+    The org key file is written (sealed to the passphrase) before the server hears of the
+    key, so a registered org never lacks its key; it is removed again if registration fails.
+    """
+    key_path = home.path / ORG_KEY_FILE
+    if key_path.exists():
+        raise ClientError(f"{key_path} already holds an org key; use another --home")
+    password = prompts.secret(prompts.PASSWORD, f"Password for {admin}", confirm=True)
+    passphrase = prompts.secret(prompts.PASSPHRASE, "Passphrase for the org key", confirm=True)
+    org_key = identity.generate("none")
+    save_identity(home, ORG_KEY_FILE, org_key, passphrase=passphrase, profile=profile)
+    totp_secret = prompts.new_totp_secret()
+    public_key = org_key.verify_key_bytes
+    body = {
+        "bootstrap_code": bootstrap_code,
+        "name": org_name,
+        "public_key": base64.b64encode(public_key).decode("ascii"),
+        "recipient_type": recipient_type,
+        "admin": {
+            "username": admin,
+            "password": password,
+            "totp_secret": totp_secret,
+            "totp_code": prompts.confirm_totp(totp_secret),
+        },
+    }
+    try:
+        registered = server.call("POST", "/org", body)
+    except ClientError:
+        key_path.unlink(missing_ok=True)
+        raise
+    fingerprint = roster.fingerprint(public_key)
+    if registered.get("fingerprint") != fingerprint:
+        raise ClientError("the server reports another fingerprint than this org key's")
+    home.save_state(
+        server=server.url,
+        org={"fingerprint": fingerprint, "public_key": registered["public_key"]},
+        policy={"recipient_type": recipient_type},
+        username=admin,
+    )
+    return InitResult(fingerprint, totp_secret, str(key_path))
+
+
+def pin(server: Server, home: Home, fingerprint: str) -> dict[str, Any]:
+    """Fetch the org's public face and check its key against `fingerprint` and the home.
+
+    Returns the org as the server gave it. Raises `ClientError` on any mismatch.
+    """
+    try:
+        wanted = roster.normalise_fingerprint(fingerprint)
+    except CryptoError as exc:
+        raise ClientError(exc.diagnostics()) from None
+    org: dict[str, Any] = server.call("GET", "/org")
+    try:
+        public_key = base64.b64decode(org["public_key"], validate=True)
+        presented = roster.fingerprint(public_key)
+    except (KeyError, TypeError, ValueError, CryptoError):
+        raise ClientError("the server sent a malformed org key") from None
+    if presented != wanted:
+        raise ClientError(
+            f"the server's org key has fingerprint {presented}, not {wanted}: "
+            "this is not the org you named"
+        )
+    pinned = home.state().get("org")
+    if pinned is not None and pinned.get("fingerprint") != wanted:
+        raise ClientError(
+            f"{home.path} is pinned to org {pinned.get('fingerprint')}; use another --home"
+        )
+    home.save_state(server=server.url, org={"fingerprint": wanted, "public_key": org["public_key"]})
+    return org
+
+
+def pinned_key(home: Home) -> bytes:
+    org = home.state().get("org")
+    if not org:
+        raise ClientError(f"{home.path} has no pinned org; run tvault login or tvault enroll")
+    return base64.b64decode(org["public_key"])
+
+
+def _save_identity(
+    home: Home, name: str, ident: identity.DeviceIdentity, *, passphrase: str, profile: KdfProfile
+) -> None:
+    home.ensure()
+    path = home.path / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as sink:
+        identity.save(ident, sink, passphrase=passphrase, profile=profile)
+
+
+def save_identity(
+    home: Home, name: str, ident: identity.DeviceIdentity, *, passphrase: str, profile: KdfProfile
+) -> None:
+    """Write an identity file (mode 0600, never over an existing one)."""
+    try:
+        _save_identity(home, name, ident, passphrase=passphrase, profile=profile)
+    except FileExistsError:
+        raise ClientError(f"{home.path / name} exists already; use another --home") from None
+
+
+def load_identity(home: Home, name: str, *, passphrase: str) -> identity.DeviceIdentity:
+    path = home.path / name
+    try:
+        with path.open("rb") as source:
+            return identity.load(source, passphrase=passphrase)
+    except FileNotFoundError:
+        raise ClientError(f"{path} does not exist") from None
+    except CryptoError as exc:
+        raise ClientError(f"cannot open {path}: {exc.diagnostics()}") from None
