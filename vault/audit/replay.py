@@ -53,8 +53,7 @@ def verify_log(
             )
         if current.tree_size == previous.tree_size and current.root_hash != previous.root_hash:
             raise ProofError(
-                f"the log forked: two checkpoints of size {current.tree_size} "
-                "have different roots"
+                f"the log forked: two checkpoints of size {current.tree_size} have different roots"
             )
     leaves = (hash_leaf(entry) for entry in entries)
     compact = CompactRange()
