@@ -170,16 +170,25 @@ class Side:
     seal_command: tuple[str, ...]
     open_command: tuple[str, ...]
 
-    def seal(self, src: Path, dst: Path) -> Step:
-        return _step(self.seal_command, src, dst)
+    def seal(self, src: Path, dst: Path, *, settle: float) -> Step:
+        return _step(self.seal_command, src, dst, settle=settle)
 
-    def open(self, src: Path, dst: Path) -> Step:
-        return _step(self.open_command, src, dst)
+    def open(self, src: Path, dst: Path, *, settle: float) -> Step:
+        return _step(self.open_command, src, dst, settle=settle)
 
 
-def _step(command: Sequence[str], src: Path, dst: Path) -> Step:
+def _step(command: Sequence[str], src: Path, dst: Path, *, settle: float) -> Step:
+    """One timed run of `command`, every side starting from the same machine state.
+
+    The pause matters on virtual machines that hand freed memory back to the hypervisor
+    (Linux free page reporting, as on the project's Firecracker VMs): memory freed a
+    moment ago is still backed and cheap to fill, memory freed seconds ago must be faulted
+    back in by the host. Without it, whichever step happens to follow a deletion closely
+    wins a lottery; with it, every step writes into memory that has settled.
+    """
     _fresh(dst)
     _warm(src)
+    time.sleep(settle)
     paths = {SRC: str(src), DST: str(dst)}
     return _run_measured([paths.get(arg, arg) for arg in command])
 
@@ -254,7 +263,7 @@ def _summary(label: str, steps: list[Step], size: int) -> float:
     return rate
 
 
-def run(size_mib: int, rounds: int, directory: Path, age: str) -> float:
+def run(size_mib: int, rounds: int, directory: Path, age: str, *, settle: float) -> float:
     size = size_mib * MIB
     work = Path(tempfile.mkdtemp(prefix="tvault-bench-", dir=directory))
     try:
@@ -283,10 +292,10 @@ def run(size_mib: int, rounds: int, directory: Path, age: str) -> float:
             order = [*(sides if r % 2 == 0 else sides[::-1]), hybrid]
             print(f"round {r + 1}/{rounds}", flush=True)
             for side in order:
-                record(side, "seal", side.seal(src, work / f"{side.name}.age"))
+                record(side, "seal", side.seal(src, work / f"{side.name}.age", settle=settle))
             for side in order:
                 opened = work / f"{side.name}.out"
-                record(side, "open", side.open(work / f"{side.name}.age", opened))
+                record(side, "open", side.open(work / f"{side.name}.age", opened, settle=settle))
                 if r == 0 and _sha256(opened) != want:
                     raise SystemExit(f"{side.name}: the opened file differs from the input")
                 opened.unlink()
@@ -344,6 +353,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--dir", type=Path, default=Path(tempfile.gettempdir()), help="where the files go"
     )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=3.0,
+        help="pause before each step, so freed memory settles alike for both (default 3)",
+    )
     opts = parser.parse_args(args)
     age = shutil.which("age")
     if age is None or shutil.which("age-keygen") is None:
@@ -353,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             f"{opts.dir} has {free // MIB} MiB free; the run needs {5 * opts.size_mib} MiB"
         )
-    run(opts.size_mib, opts.rounds, opts.dir, age)
+    run(opts.size_mib, opts.rounds, opts.dir, age, settle=opts.settle_seconds)
     return 0
 
 
