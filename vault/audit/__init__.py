@@ -4,9 +4,11 @@
 - `store`: appends in the caller's transaction, roots and proofs from stored node hashes.
 - `checkpoints`: signed checkpoints, and `record_and_prove` for events whose proof the
   caller hands back (a fetched header comes with the proof of its own fetch entry).
-- `replay`: the pure check of entries against signed checkpoints, for auditors.
+- `verify_log` (from `crypto.auditlog`): the pure check of entries against signed
+  checkpoints, which the auditor's client shares.
 """
 
+from crypto.auditlog import verify_log
 from vault.audit.checkpoints import (
     LoggedEvent,
     SignedCheckpoint,
@@ -15,7 +17,6 @@ from vault.audit.checkpoints import (
     sign_checkpoint,
 )
 from vault.audit.events import ANONYMOUS, UNKNOWN, Action, Event, decode_event, encode_event
-from vault.audit.replay import verify_log
 from vault.audit.store import (
     LogIntegrityError,
     append,

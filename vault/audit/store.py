@@ -139,7 +139,7 @@ def entries(session: Session, *, start: int, end: int) -> list[bytes]:
     """Return the stored entries with index in [start, end), in index order.
 
     Rows are returned as stored: if rows were deleted behind the log's back the list is
-    shorter, which `vault.audit.replay.verify_log` reports. Raises `Invalid` if the range
+    shorter, which `crypto.auditlog.verify_log` reports. Raises `Invalid` if the range
     is negative or reversed.
     """
     if not 0 <= start <= end:

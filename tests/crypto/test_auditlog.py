@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from crypto.auditlog import verify_log
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.errors import ProofError
 from crypto.merkle.memory import MemoryTree
 from crypto.merkle.rfc6962 import hash_leaf
 from crypto.note import Signer
-from vault.audit import verify_log
 
 ORIGIN = "testimony-vault/replay0000000000"
 SIGNER = Signer.generate(ORIGIN)

@@ -1,11 +1,8 @@
 """Replaying a log's entries against its signed checkpoints: the auditor's core check.
 
 Pure: bytes and keys in, the verified checkpoint out or `ProofError` with what was found.
-It imports only `crypto`, on purpose: `client` may not import `vault` (the layer
-contracts in pyproject.toml allow it `vault.report` only), so when `tvault audit verify`
-is built this module moves as it is into `crypto` (e.g. ``crypto/merkle/replay.py``),
-where the server and the auditor's client share it. Until then the server's tests use it
-to show that tampering with the tables is caught.
+It lives in `crypto` so that the server's tests and the auditor's client
+(`tvault audit verify`) share one implementation: `client` may not import `vault`.
 
 What replaying can and cannot tell (DESIGN.md section 2): anyone holding the log's key
 and a signed checkpoint detects an entry edited, deleted, reordered or inserted among the
