@@ -31,39 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench._seal_worker import identity_from_file
+
 MIB = 1024 * 1024
 GOAL_PEAK_MIB = 64
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-# -- the child that does our side of the work ------------------------------------------
-
-
-def _worker(argv: Sequence[str]) -> int:
-    """`python -m bench.seal worker seal|open KEY SRC DST`: one operation, nothing else.
-
-    KEY is a recipient when sealing and an identity file when opening. Imports happen here
-    so the parent never pays for them and the child's peak memory is all its own. Prints
-    the seconds the library call took (files opened and closed included), so the report
-    can tell the library's own speed from the interpreter's start-up.
-    """
-    import crypto.age
-
-    operation, key, src, dst = argv
-    identities = [] if operation == "seal" else [_identity_from_file(Path(key))]
-    start = time.perf_counter()
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        if operation == "seal":
-            crypto.age.encrypt(fin, fout, [key])
-        else:
-            crypto.age.decrypt(fin, fout, identities)
-    print(time.perf_counter() - start)
-    return 0
-
-
-def _identity_from_file(path: Path) -> str:
-    lines = path.read_text().splitlines()
-    return next(line for line in lines if line.startswith("AGE-SECRET-KEY-"))
 
 
 # -- measuring one child -----------------------------------------------------------------
@@ -194,7 +166,7 @@ def _step(command: Sequence[str], src: Path, dst: Path, *, settle: float) -> Ste
 
 
 def _ours(name: str, recipient: str, identity_file: Path) -> Side:
-    worker = (sys.executable, "-m", "bench.seal", "worker")
+    worker = (sys.executable, "-m", "bench._seal_worker")
     return Side(
         name,
         (*worker, "seal", recipient, SRC, DST),
@@ -228,7 +200,7 @@ def _keygen(directory: Path, name: str, argv: Sequence[str]) -> tuple[Path, str]
     out = subprocess.run(list(argv), capture_output=True, check=True, cwd=REPO_ROOT).stdout
     path.write_bytes(out)
     path.chmod(0o600)
-    identity = _identity_from_file(path)
+    identity = identity_from_file(str(path))
     derive = [
         sys.executable,
         "-c",
@@ -336,8 +308,6 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["worker"]:
-        return _worker(args[1:])
     parser = argparse.ArgumentParser(
         prog="python -m bench.seal", description=__doc__.split("\n")[0]
     )
