@@ -54,7 +54,8 @@ def ensure_bootstrap_code(session: Session, data_dir: Path) -> str | None:
 def redeem(session: Session, code: str) -> None:
     """Use `code` up. Raises `Forbidden`, one message for wrong, used or expired codes."""
     wanted = code_hash(code)
-    for row in session.exec(select(BootstrapCode).where(BootstrapCode.used == False)):  # noqa: E712
+    unused = select(BootstrapCode).where(BootstrapCode.used == False).with_for_update()  # noqa: E712
+    for row in session.exec(unused):
         if same_hash(wanted, row.code_hash) and row.expires_on >= today():
             row.used = True
             session.add(row)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from crypto import note, roster
@@ -170,7 +171,11 @@ class Accounts:
             None if found is None else found.password_hash, password
         )
         with session_scope(self._engine) as session:
-            account = session.get(Account, found.id) if found is not None else None
+            # FOR UPDATE: two logins racing with one code must not both see the old step
+            # (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes them).
+            account = (
+                None if found is None else session.get(Account, found.id, with_for_update=True)
+            )
             step = None
             if matched and account is not None and not account.disabled and account.totp_sealed:
                 state = self._unseal(account)
@@ -272,7 +277,7 @@ class Accounts:
         Uses nothing up. Raises `Forbidden` as `enrol` does for a bad code.
         """
         with session_scope(self._engine, readonly=True) as session:
-            _, account = _live_code(session, code_id, server_half, username)
+            _, account = _live_code(session, code_id, server_half, username, lock=False)
         return account.role
 
     def enrol(self, upload: Enrolment) -> Account:
@@ -290,7 +295,9 @@ class Accounts:
             raise Invalid("the verify key and the MAC are 32 bytes each")
         password_hash = self.passwords.hash(upload.password)
         with session_scope(self._engine) as session:
-            code, account = _live_code(session, upload.code_id, upload.server_half, upload.username)
+            code, account = _live_code(
+                session, upload.code_id, upload.server_half, upload.username, lock=True
+            )
             org = session.get(Org, 1)
             assert org is not None  # accounts exist only once the org does
             _check_recipient(account.role, upload.recipient, org.policy["recipient_type"])
@@ -368,6 +375,10 @@ class Accounts:
                     expires_on=opened.expires,
                 )
             )
+            try:
+                session.flush()
+            except IntegrityError:  # another admin published this version a moment ago
+                raise Conflict(f"roster version {opened.version} exists already") from None
             events.record(
                 session, "roster.published", actor=admin.opaque_id, version=opened.version
             )
@@ -404,9 +415,11 @@ def _require(account: Account, role: Role) -> None:
 
 
 def _live_code(
-    session: Session, code_id: str, server_half: str, username: str
+    session: Session, code_id: str, server_half: str, username: str, *, lock: bool
 ) -> tuple[EnrolmentCode, Account]:
-    code = session.get(EnrolmentCode, code_id)
+    """The code's row and account if the code is live; `lock` (write sessions) holds the
+    row so two enrolments racing with one code cannot both use it."""
+    code = session.get(EnrolmentCode, code_id, with_for_update=lock)
     account = None if code is None else session.get(Account, code.account_id)
     if (
         code is None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -123,6 +125,29 @@ def test_org_registration_with_a_weak_password_writes_nothing(
         )
     # The code was not used up by the refusals.
     assert startup.prepare(db_settings, engine) is None
+
+
+def test_two_logins_racing_with_one_code_do_not_both_succeed(
+    accounts: Accounts, admin_secret: str
+) -> None:
+    code = _code(admin_secret, 1)
+    barrier = threading.Barrier(4)
+
+    def attempt() -> bool:
+        barrier.wait()
+        try:
+            accounts.login(username="admin", password=PASSWORD, totp_code=code)
+        except Unauthenticated:
+            return False
+        return True
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(lambda _: attempt(), range(4)))
+    assert outcomes.count(True) == 1
+
+
+def test_org_init_removes_the_bootstrap_code_file(admin_secret: str, db_settings: Settings) -> None:
+    assert not (db_settings.data_dir / "bootstrap-code").exists()
 
 
 def test_login_codes_are_single_use(accounts: Accounts, admin_secret: str) -> None:
