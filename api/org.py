@@ -26,6 +26,7 @@ def register_org(body: OrgRegistration, accounts: AccountsDep) -> OrgOut:
         name=body.name,
         public_key=body.public_key,
         recipient_type=body.recipient_type,
+        recovery_recipient=body.recovery_recipient,
         admin=NewAdmin(
             username=body.admin.username,
             password=body.admin.password,

@@ -35,6 +35,8 @@ class OrgRegistration(_Body):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     public_key: Base64Bytes
     recipient_type: RecipientType = "pq"
+    #: The offline recovery recipient every record is also sealed to, if the org has one.
+    recovery_recipient: Annotated[str, StringConstraints(max_length=4096)] | None = None
     admin: NewAdminIn
 
 

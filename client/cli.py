@@ -178,12 +178,28 @@ def org_init(
             "future quantum computer could break for everything sealed now.",
         ),
     ] = RecipientType.PQ,
+    recovery_threshold: Annotated[
+        int | None,
+        typer.Option(
+            "--recovery-threshold",
+            min=2,
+            help="Add an offline recovery recipient: how many trustees' shares rebuild it. "
+            "Any that many trustees together can open every record.",
+        ),
+    ] = None,
+    recovery_shares: Annotated[
+        int | None,
+        typer.Option("--recovery-shares", max=16, help="How many trustees get a share."),
+    ] = None,
     home: HomeOption = None,
     proxy: ProxyOption = None,
     json_out: JsonOption = False,
     dev: DevOption = False,
 ) -> None:
     """Make the org key here, register it, create the admin; print the fingerprint."""
+    if (recovery_threshold is None) != (recovery_shares is None):
+        raise typer.BadParameter("give both --recovery-threshold and --recovery-shares, or neither")
+    split = None if recovery_shares is None else (recovery_threshold or 0, recovery_shares)
     if recipient_type is RecipientType.X25519:
         typer.echo(
             "tvault: x25519 is a downgrade: not safe from harvest-now-decrypt-later.", err=True
@@ -195,17 +211,23 @@ def org_init(
             bootstrap_code=bootstrap_code,
             org_name=org_name,
             admin=admin,
-            recipient_type=recipient_type.value,
+            recipient_type="pq" if recipient_type is RecipientType.PQ else "x25519",
             profile=_profile(dev),
+            recovery_split=split,
         )
-    _emit(
-        json_out,
-        {"fingerprint": result.fingerprint, "totp_secret": result.totp_secret},
+    data: dict[str, object] = {"fingerprint": result.fingerprint, "totp_secret": result.totp_secret}
+    text = (
         f"Org fingerprint (read it aloud to compare): {result.fingerprint}\n"
         f"TOTP secret for {admin} (shown once; add it to your authenticator): "
         f"{result.totp_secret}\n"
-        f"Org key saved to {result.org_key_file}; keep it offline and backed up.",
+        f"Org key saved to {result.org_key_file}; keep it offline and backed up."
     )
+    if result.recovery_shares is not None:
+        data["recovery_shares"] = result.recovery_shares
+        text += "\nRecovery shares, one per trustee (shown once, never stored):\n" + "\n".join(
+            f"  {i}. {share}" for i, share in enumerate(result.recovery_shares, 1)
+        )
+    _emit(json_out, data, text)
 
 
 @app.command()

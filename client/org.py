@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from client import prompts
+from client import prompts, recovery
 from client.errors import ClientError
 from client.home import ORG_KEY_FILE, Home
 from client.http import Server
@@ -26,6 +26,7 @@ class InitResult:
     fingerprint: str
     totp_secret: str
     org_key_file: str
+    recovery_shares: list[str] | None
 
 
 def init(
@@ -35,11 +36,14 @@ def init(
     bootstrap_code: str,
     org_name: str,
     admin: str,
-    recipient_type: str,
+    recipient_type: Literal["pq", "x25519"],
     profile: KdfProfile,
+    recovery_split: tuple[int, int] | None = None,
 ) -> InitResult:
     """Make the org key, register it with the bootstrap code, create the admin account.
 
+    `recovery_split` (threshold, shares) adds an offline recovery recipient whose
+    identity is split into SLIP-39 shares and never stored (`client.recovery`).
     The org key file is written (sealed to the passphrase) before the server hears of the
     key, so a registered org never lacks its key; it is removed again if registration fails.
     """
@@ -52,11 +56,19 @@ def init(
     save_identity(home, ORG_KEY_FILE, org_key, passphrase=passphrase, profile=profile)
     totp_secret = prompts.new_totp_secret()
     public_key = org_key.verify_key_bytes
+    policy: dict[str, str] = {"recipient_type": recipient_type}
+    shares = None
+    if recovery_split is not None:
+        threshold, count = recovery_split
+        made = recovery.split(recipient_type, threshold=threshold, shares=count)
+        policy["recovery_recipient"] = made.recipient
+        shares = made.shares
     body = {
         "bootstrap_code": bootstrap_code,
         "name": org_name,
         "public_key": base64.b64encode(public_key).decode("ascii"),
         "recipient_type": recipient_type,
+        "recovery_recipient": policy.get("recovery_recipient"),
         "admin": {
             "username": admin,
             "password": password,
@@ -75,10 +87,10 @@ def init(
     home.save_state(
         server=server.url,
         org={"fingerprint": fingerprint, "public_key": registered["public_key"]},
-        policy={"recipient_type": recipient_type},
+        policy=policy,
         username=admin,
     )
-    return InitResult(fingerprint, totp_secret, str(key_path))
+    return InitResult(fingerprint, totp_secret, str(key_path), shares)
 
 
 def pin(server: Server, home: Home, fingerprint: str) -> dict[str, Any]:

@@ -79,7 +79,8 @@ def publish(
         raise ClientError("the server's log key is malformed") from None
     policy = home.state().get("policy") or org["policy"]
     members = _checked_members(home, server.call("GET", "/admin/members", auth=True), current)
-    for member in members:
+    recovery = policy.get("recovery_recipient")
+    for member in [*members, {"username": "the recovery recipient", "recipient": recovery}]:
         recipient = member["recipient"]
         if (
             recipient is not None
@@ -98,7 +99,7 @@ def publish(
         "version": version,
         "issued": issued.isoformat(),
         "expires": (issued + timedelta(days=valid_days)).isoformat(),
-        "policy": {"recipient_type": policy["recipient_type"]},
+        "policy": {k: policy[k] for k in ("recipient_type", "recovery_recipient") if k in policy},
         "log_key": log_key,
     }
     staff = {"type": roster.STAFF_TYPE, **common, "members": [_entry(m) for m in members]}

@@ -182,6 +182,8 @@ def _parse(document: dict[str, Any], kind: Literal["staff", "public"]) -> Roster
     policy = document.get("policy")
     if not isinstance(policy, dict) or policy.get("recipient_type") not in RECIPIENT_TYPES:
         raise RosterError("the roster has no valid policy")
+    if not isinstance(policy.get("recovery_recipient", ""), str):
+        raise RosterError("the roster's recovery recipient is malformed")
     members = document.get("members" if kind == "staff" else "intake")
     if not isinstance(members, list) or not all(isinstance(m, dict) for m in members):
         raise RosterError("the roster's members are malformed")

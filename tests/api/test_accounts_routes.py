@@ -150,9 +150,19 @@ def test_there_is_no_org_before_org_init(vault: Vault) -> None:
         {"recipient_type": "rsa"},
         {"admin": {"username": "root"}},
         {"unexpected": 1},
+        {"recovery_recipient": age.recipient_of(age.generate_identity("x25519"))},
         {"admin": {**WEAK}},
     ],
-    ids=["wrong-code", "key-not-base64", "key-too-short", "type", "no-secrets", "extra", "weak"],
+    ids=[
+        "wrong-code",
+        "key-not-base64",
+        "key-too-short",
+        "type",
+        "no-secrets",
+        "extra",
+        "recovery-of-another-type",
+        "weak",
+    ],
 )
 def test_a_refused_registration_writes_nothing(vault: Vault, changes: dict[str, Any]) -> None:
     status = 403 if "bootstrap_code" in changes else 422

@@ -17,10 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyotp
 import pytest
 import sqlalchemy as sa
 
+from client.recovery import recover
+from crypto import age
 from tests.api.conftest import RunningServer, free_port
 
 TVAULT = Path(sys.executable).with_name("tvault")
@@ -102,9 +105,14 @@ def test_an_org_from_first_start_to_a_refused_swap(
     admin_env = {"TVAULT_PASSWORD": ADMIN_PASSWORD}
     init = ["org", "init", "--server", server.base_url, "--dev"]
     init += ["--org-name", "Test Org", "--admin", "root"]
+    init += ["--recovery-threshold", "2", "--recovery-shares", "3"]
     cli.fails(*init, "--bootstrap-code", "WRONG-CODE", home="bad", **admin_env)
     created = cli.json(*init, "--bootstrap-code", bootstrap, home="admin", **admin_env)
     org, admin_totp = created["fingerprint"], created["totp_secret"]
+    # Two of the three trustees' shares rebuild the recovery identity the org names.
+    policy = httpx.get(f"{server.base_url}/v1/org").json()["policy"]
+    rebuilt = recover("pq", created["recovery_shares"][1:])
+    assert age.recipient_of(rebuilt) == policy["recovery_recipient"]
     assert re.fullmatch(r"([A-Z2-7]{4}-){7}[A-Z2-7]{4}", org)
     cli.fails(*init, "--bootstrap-code", bootstrap, home="again", **admin_env)
 

@@ -95,6 +95,7 @@ class Accounts:
         public_key: bytes,
         recipient_type: str,
         admin: NewAdmin,
+        recovery_recipient: str | None = None,
     ) -> Org:
         """Register the org key and its first admin, using the bootstrap code up."""
         if not name.strip() or len(name) > 200:
@@ -105,6 +106,10 @@ class Accounts:
             fingerprint = roster.fingerprint(public_key)
         except CryptoError:
             raise Invalid("the org key must be a 32-byte Ed25519 public key") from None
+        policy = {"recipient_type": recipient_type}
+        if recovery_recipient is not None:
+            _check_recipient(Role.INTAKE, recovery_recipient, recipient_type)
+            policy["recovery_recipient"] = recovery_recipient
         _check_username(admin.username)
         check_rule(admin.password, username=admin.username)
         totp.check_secret(admin.totp_secret)
@@ -119,7 +124,7 @@ class Accounts:
                 name=name.strip(),
                 public_key=public_key,
                 fingerprint=fingerprint,
-                policy={"recipient_type": recipient_type},
+                policy=policy,
                 created_on=today(),
             )
             session.add(org)
