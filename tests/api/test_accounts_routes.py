@@ -335,3 +335,19 @@ def test_disabling_a_user_ends_their_sessions(staffed: Vault) -> None:
     _problem(staffed.client.get("/v1/org", headers=staffed.as_("intake")), 401)
     members = staffed.client.get("/v1/admin/members", headers=staffed.as_("admin")).json()
     assert {m["username"]: m["disabled"] for m in members}["intake-user"] is True
+
+
+@pytest.mark.parametrize("path", ["/v1/org", "/v1/auth/login", "/v1/enrol", "/v1/admin/roster"])
+def test_oversized_bodies_are_refused_before_any_route(vault: Vault, path: str) -> None:
+    oversized = b"x" * (vault.client.app.state.settings.max_body_bytes + 1)  # type: ignore[attr-defined]
+    response = vault.client.post(path, content=oversized)
+    _problem(response, 413)
+    _problem(vault.client.get("/v1/org"), 404)  # nothing was registered
+
+
+@pytest.mark.parametrize("path", ["/v1/org", "/v1/auth/login", "/v1/enrol", "/v1/enrol/lookup"])
+def test_malformed_json_is_a_problem(vault: Vault, path: str) -> None:
+    response = vault.client.post(
+        path, content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    _problem(response, 422)
