@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from crypto.age.pipeline import WriteBehind
 from crypto.age.primitives import FILE_KEY_SIZE, TAG_SIZE, hkdf_sha256
+from crypto.age.readahead import ReadAhead
 from crypto.age.source import Readable, Source, Writable
 from crypto.errors import HeaderError, KeyFormatError, PayloadError
 
@@ -83,25 +84,23 @@ def seal_payload(src: BinaryIO | Readable, dst: BinaryIO | Writable, file_key: b
     nonce = os.urandom(NONCE_SIZE)
     aead = ChaCha20Poly1305(payload_key(file_key, nonce))
     dst.write(nonce)
-    source = Source(src)
-    # One byte past the segment tells whether more input follows: a segment is final
-    # exactly when that byte is missing. The byte is carried to the next segment.
-    buf = bytearray(_PLAIN_SEGMENT + 1)
-    view = memoryview(buf)
-    carried, counter = 0, 0
-    with WriteBehind(dst, _SEALED_SEGMENT) as writer:
+    counter = 0
+    with (
+        ReadAhead(Source(src), _PLAIN_SEGMENT) as reader,
+        WriteBehind(dst, _SEALED_SEGMENT) as writer,
+    ):
+        buf, n = reader.next()
         while True:
-            total = carried + source.read_full(view[carried:])
-            final = total <= _PLAIN_SEGMENT
+            # A segment is final when it is short, or when nothing follows it.
+            after = reader.next() if n == _PLAIN_SEGMENT else None
+            final = after is None or after[1] == 0
             out = writer.buffer()
-            written, counter = _seal_segment(
-                aead, view[: min(total, _PLAIN_SEGMENT)], out, counter, final=final
-            )
+            written, counter = _seal_segment(aead, memoryview(buf)[:n], out, counter, final=final)
             writer.submit(out, written)
-            if final:
+            reader.release(buf)
+            if final or after is None:
                 return
-            buf[0] = buf[_PLAIN_SEGMENT]
-            carried = 1
+            buf, n = after
 
 
 def _open_chunk(
