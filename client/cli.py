@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from client import accounts, org, prompts, rosters
+from client import accounts, audit, org, prompts, rosters
 from client.errors import ClientError
 from client.home import Home
 from client.http import Server
@@ -122,6 +122,7 @@ roster_app = typer.Typer(help="The signed roster (admin).", no_args_is_help=True
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(roster_app, name="roster")
+app.add_typer(audit.app, name="audit")
 
 ServerOption = Annotated[str, typer.Option("--server", help="The vault's URL.")]
 OrgOption = Annotated[
