@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 # shamir-mnemonic (SatoshiLabs' reference implementation of SLIP-39) ships no type
-# information; pyproject.toml is not ours to extend, so the import is marked here.
-import shamir_mnemonic  # type: ignore[import-untyped]
+# information; pyproject.toml's mypy overrides let it in untyped.
+import shamir_mnemonic
 from shamir_mnemonic import MnemonicError
 
 from client.errors import ClientError
