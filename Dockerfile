@@ -1,7 +1,9 @@
 # Testimony Vault server image. Build: docker build -t tvault .
 # Run:   docker run -p 8000:8000 -v tvault-data:/data tvault
-# The image holds only ciphertext-handling server code; the data volume holds the
-# embedded SQLite database (or set TVAULT_DATABASE_URL for PostgreSQL, once storage lands).
+# The image holds only ciphertext-handling server code. The data volume holds the embedded
+# SQLite database and the server's two keys, log-key and totp-seal.key; with
+# TVAULT_DATABASE_URL set (PostgreSQL) it still holds the keys, the same copies on every
+# host that shares the database (docs/deploy.md).
 
 FROM python:3.11-slim-bookworm AS builder
 WORKDIR /app
