@@ -87,24 +87,23 @@ class Verification:
 # --- the checkpoint this home verified last -----------------------------------------
 
 
-def _kept_key(server: LogServer, fingerprint: str) -> str:
-    return f"{server.url} {fingerprint}"
+# Kept per org, not per URL: an org has one log, and a URL is only an address. Keyed by
+# URL, a vault that moved (or answered at a second address) would reset what the auditor
+# remembers, and a rollback served from the new address would pass as a first visit.
 
 
-def kept_checkpoint(home: Home, server: LogServer, fingerprint: str) -> Checkpoint | None:
-    """The checkpoint this home last verified for this server and org, if any."""
+def kept_checkpoint(home: Home, fingerprint: str) -> Checkpoint | None:
+    """The checkpoint this home last verified for the org `fingerprint`, if any."""
     raw = home.read(KEPT_FILE)
     kept = {} if raw is None else json.loads(raw)
-    text = kept.get(_kept_key(server, fingerprint))
+    text = kept.get(fingerprint)
     return None if text is None else parse_checkpoint(text["checkpoint"])
 
 
-def keep_checkpoint(
-    home: Home, server: LogServer, fingerprint: str, checkpoint: Checkpoint, note: bytes
-) -> None:
+def keep_checkpoint(home: Home, fingerprint: str, checkpoint: Checkpoint, note: bytes) -> None:
     raw = home.read(KEPT_FILE)
     kept = {} if raw is None else json.loads(raw)
-    kept[_kept_key(server, fingerprint)] = {
+    kept[fingerprint] = {
         "checkpoint": checkpoint.text(),
         "note": note.decode("utf-8"),
     }
@@ -285,6 +284,8 @@ def verify(server: LogServer, home: Home, *, fingerprint: str) -> Verification:
     result = Verification(server=server.url, org=fingerprint)
     try:
         pin(server, home, fingerprint)
+        # The fingerprint as pinned (normalised), so one org has one kept checkpoint.
+        result.org = str(home.state()["org"]["fingerprint"])
         roster = verified_roster(server, home)
     except ClientError as exc:
         result.fail("roster", str(exc))
@@ -299,7 +300,7 @@ def verify(server: LogServer, home: Home, *, fingerprint: str) -> Verification:
         return result
     result.tree_size = current.tree_size
     result.ok("checkpoint", f"signed by the log key, {current.tree_size} entries")
-    previous = kept_checkpoint(home, server, result.org)
+    previous = kept_checkpoint(home, result.org)
     consistent = True
     if previous is None:
         result.ok("consistency", "no checkpoint kept here yet: this is the first verification")
@@ -315,7 +316,7 @@ def verify(server: LogServer, home: Home, *, fingerprint: str) -> Verification:
     if _replay(result, server, entries, note, log, previous if consistent else None):
         _meaning(result, entries, staff_names(roster))
     if result.passed:
-        keep_checkpoint(home, server, result.org, current, note)
+        keep_checkpoint(home, result.org, current, note)
         result.saved = True
     return result
 

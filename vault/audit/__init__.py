@@ -16,7 +16,15 @@ from vault.audit.checkpoints import (
     record_and_prove,
     sign_checkpoint,
 )
-from vault.audit.events import ANONYMOUS, UNKNOWN, Action, Event, decode_event, encode_event
+from vault.audit.events import (
+    ANONYMOUS,
+    OPERATOR,
+    UNKNOWN,
+    Action,
+    Event,
+    decode_event,
+    encode_event,
+)
 from vault.audit.store import (
     LogIntegrityError,
     append,
@@ -30,6 +38,7 @@ from vault.audit.store import (
 
 __all__ = [
     "ANONYMOUS",
+    "OPERATOR",
     "UNKNOWN",
     "Action",
     "Event",

@@ -39,6 +39,10 @@ ANONYMOUS: Final = "anonymous"
 UNKNOWN: Final = "unknown"
 """The actor of a failed login whose username matched no account."""
 
+OPERATOR: Final = "operator"
+"""The actor of what the server's operator does on the host, e.g. a restore from backup:
+the operator has no account, and the log says so rather than naming one."""
+
 OPAQUE_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{16,64}$"
 """An account's or record's opaque id: random, URL-safe, at least 16 characters.
 
@@ -76,7 +80,10 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 """The largest integer RFC 8785 can encode exactly (I-JSON numbers are IEEE doubles)."""
 
 OpaqueId = Annotated[str, StringConstraints(pattern=OPAQUE_ID_PATTERN)]
-Actor = Annotated[str, StringConstraints(pattern=rf"{OPAQUE_ID_PATTERN}|^{ANONYMOUS}$|^{UNKNOWN}$")]
+Actor = Annotated[
+    str,
+    StringConstraints(pattern=rf"{OPAQUE_ID_PATTERN}|^{ANONYMOUS}$|^{UNKNOWN}$|^{OPERATOR}$"),
+]
 Commitment = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,47}$")]
 
@@ -185,6 +192,8 @@ class Event(BaseModel):
             raise ValueError(f"{self.action.value} does not take {', '.join(sorted(extra))}")
         if self.actor == UNKNOWN and self.action is not Action.LOGIN_FAILED:
             raise ValueError(f'only a failed login has the actor "{UNKNOWN}"')
+        if self.actor == OPERATOR and self.action is not Action.BACKUP_RESTORED:
+            raise ValueError(f'only a restore has the actor "{OPERATOR}"')
         return self
 
 
