@@ -26,6 +26,9 @@ from tests.api.conftest import RunningServer
 from tests.e2e.test_org_accounts import ADMIN_PASSWORD, CODE, Cli, _totp, served
 from tests.vault.audit.test_tampering import ENTRIES, _entry, delete, reorder
 from tests.vault.audit.test_tampering import _set_entry as _set
+from vault.audit import ANONYMOUS, Action, Event, append
+from vault.db import create_engine, session_scope
+from vault.settings import load_settings
 
 __all__ = ["served"]
 
@@ -65,24 +68,57 @@ def set_up_org(cli: Cli, server: RunningServer, db_url: str, tmp_path: Path) -> 
     assert match
     admin_env = {"TVAULT_PASSWORD": ADMIN_PASSWORD}
     created = cli.json(
-        "org", "init", "--server", server.base_url, "--dev", "--org-name", "Audited Org",
-        "--admin", "root", "--bootstrap-code", match.group(1), home="admin", **admin_env,
-    )  # fmt: skip
+        "org",
+        "init",
+        "--server",
+        server.base_url,
+        "--dev",
+        "--org-name",
+        "Audited Org",
+        "--admin",
+        "root",
+        "--bootstrap-code",
+        match.group(1),
+        home="admin",
+        **admin_env,
+    )
     fingerprint = created["fingerprint"]
     login = ["login", "--server", server.base_url, "--org", fingerprint]
-    cli.run(*login, "--user", "root", home="admin",
-            TVAULT_TOTP=_totp(created["totp_secret"], 0), **admin_env)  # fmt: skip
+    cli.run(
+        *login,
+        "--user",
+        "root",
+        home="admin",
+        TVAULT_TOTP=_totp(created["totp_secret"], 0),
+        **admin_env,
+    )
     code = cli.json("user", "add", "au1", "--role", "auditor", home="admin")["enrolment_code"]
     enrolled = cli.json(
-        "enroll", "--server", server.base_url, "--org", fingerprint, "--user", "au1",
-        "--code", code, "--dev", home="auditor", TVAULT_PASSWORD=AUDITOR_PASSWORD,
-    )  # fmt: skip
+        "enroll",
+        "--server",
+        server.base_url,
+        "--org",
+        fingerprint,
+        "--user",
+        "au1",
+        "--code",
+        code,
+        "--dev",
+        home="auditor",
+        TVAULT_PASSWORD=AUDITOR_PASSWORD,
+    )
     cli.run("roster", "publish", "--yes", home="admin")
     # Two more accounts, so the log is long enough (11 entries) to tamper in the middle.
     for user, role in (("in1", "intake"), ("cw1", "caseworker")):
         cli.run("user", "add", user, "--role", role, home="admin")
-    cli.run(*login, "--user", "au1", home="auditor", TVAULT_PASSWORD=AUDITOR_PASSWORD,
-            TVAULT_TOTP=_totp(enrolled["totp_secret"], 0))  # fmt: skip
+    cli.run(
+        *login,
+        "--user",
+        "au1",
+        home="auditor",
+        TVAULT_PASSWORD=AUDITOR_PASSWORD,
+        TVAULT_TOTP=_totp(enrolled["totp_secret"], 0),
+    )
     return Org(cli, server, db_url, fingerprint, tmp_path)
 
 
@@ -107,8 +143,9 @@ def insert(connection: Connection) -> None:
         connection.execute(sa.update(ENTRIES).where(where).values(leaf_index=index + 1))
     entry = b'{"action":"logout","actor":"anonymous","day":"2026-01-01"}'
     day = datetime.now(UTC).date()
-    connection.execute(sa.insert(ENTRIES), [{"leaf_index": 7, "entry": entry,
-                                            "leaf_hash": b"\0" * 32, "day": day}])  # fmt: skip
+    connection.execute(
+        sa.insert(ENTRIES), [{"leaf_index": 7, "entry": entry, "leaf_hash": b"\0" * 32, "day": day}]
+    )
 
 
 TAMPERING: dict[str, tuple[Callable[[Connection], None], str]] = {
@@ -143,8 +180,13 @@ def test_an_honest_log_verifies_and_its_checkpoint_is_kept(org: Org) -> None:
     first = org.verify()
     assert first["checkpoint_saved"]
     assert first["previous_tree_size"] is None
-    assert {c["check"] for c in first["checks"]} >= {"roster", "checkpoint", "consistency",
-                                                      "entries", "meaning"}  # fmt: skip
+    assert {c["check"] for c in first["checks"]} >= {
+        "roster",
+        "checkpoint",
+        "consistency",
+        "entries",
+        "meaning",
+    }
     kept = json.loads((org.tmp_path / "auditor" / KEPT_FILE).read_text())
     assert list(kept) == [org.fingerprint]
     # The admin adds a user: the log grows, and the returning auditor checks consistency.
@@ -152,8 +194,9 @@ def test_an_honest_log_verifies_and_its_checkpoint_is_kept(org: Org) -> None:
     second = org.verify()
     assert second["previous_tree_size"] == first["tree_size"]
     assert second["tree_size"] == first["tree_size"] + 2
-    text = org.cli.run("audit", "verify", "--server", org.server.base_url,
-                       "--org", org.fingerprint, home="auditor").stdout  # fmt: skip
+    text = org.cli.run(
+        "audit", "verify", "--server", org.server.base_url, "--org", org.fingerprint, home="auditor"
+    ).stdout
     assert "The log verifies" in text
 
 
@@ -166,8 +209,15 @@ def test_tampering_in_the_database_is_found_by_returning_and_new_auditors(
     with tampered(org, tamper):
         returning = org.verify(ok=False)
         new = org.verify(org.brand_new_auditor("new"), ok=False)
-        text = org.cli.fails("audit", "verify", "--server", org.server.base_url,
-                             "--org", org.fingerprint, home="auditor")  # fmt: skip
+        text = org.cli.fails(
+            "audit",
+            "verify",
+            "--server",
+            org.server.base_url,
+            "--org",
+            org.fingerprint,
+            home="auditor",
+        )
     for result in (returning, new):
         (failure,) = _failures(result)
         assert failure.startswith("entries: "), failure
@@ -192,8 +242,10 @@ def test_audit_log_lists_and_filters_the_verified_entries(org: Org) -> None:
     assert all(e["actor"] == by_root[0]["actor"] for e in by_root)
     assert len(by_root) < len(everything)
     today = datetime.now(UTC).date().isoformat()
-    assert org.cli.json("audit", "log", "--since", today, "--until", today,
-                        home="auditor") == everything  # fmt: skip
+    assert (
+        org.cli.json("audit", "log", "--since", today, "--until", today, home="auditor")
+        == everything
+    )
     assert org.cli.json("audit", "log", "--until", "2000-01-01", home="auditor") == []
     table = org.cli.run("audit", "log", "--action", "roster.published", home="auditor").stdout
     assert "roster.published" in table
@@ -207,3 +259,40 @@ def test_audit_log_lists_and_filters_the_verified_entries(org: Org) -> None:
 def test_a_bad_day_is_a_usage_error(org: Org) -> None:
     result = org.cli._run(("audit", "log", "--since", "yesterday"), "auditor", 2, {})
     assert "not a day" in result.stderr
+
+
+def test_a_fetch_by_an_account_not_holding_the_record_fails_the_meaning_check(org: Org) -> None:
+    """The log may be intact and still say something impossible: the server logged a fetch
+    by an account the record was never sealed to (DESIGN.md section 4)."""
+    engine = org.database()
+    try:
+        with engine.connect() as connection:
+            ids: dict[str, str] = dict(
+                connection.execute(sa.text("SELECT username, opaque_id FROM account")).all()
+            )
+    finally:
+        engine.dispose()
+    settings = load_settings(data_dir=org.tmp_path / "data", database_url=org.db_url)
+    vault_engine = create_engine(settings)
+    record = "record-0000000000000001"
+    try:
+        with session_scope(vault_engine) as session:
+            submitted = Event(
+                action=Action.RECORD_SUBMITTED,
+                actor=ANONYMOUS,
+                record=record,
+                commitment="0" * 64,
+                holders=(ids["cw1"],),
+            )
+            append(session, submitted)
+            fetched = Event(
+                action=Action.RECORD_FETCHED, actor=ids["in1"], record=record, part="payload"
+            )
+            index = append(session, fetched)
+    finally:
+        vault_engine.dispose()
+    result = org.verify(ok=False)
+    assert _failures(result) == [
+        f"meaning: entry {index}: {ids['in1']} fetched the payload of record {record} "
+        "without holding it then"
+    ]
