@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from client import accounts, audit, backups, org, prompts, rosters
+from client import accounts, audit, backups, org, prompts, rosters, template
 from client.errors import ClientError
 from client.home import Home
 from client.http import Server
@@ -123,6 +123,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(roster_app, name="roster")
 app.add_typer(audit.app, name="audit")
+app.add_typer(template.app, name="report")
 backups.register(app)
 
 ServerOption = Annotated[str, typer.Option("--server", help="The vault's URL.")]
