@@ -39,7 +39,7 @@ TOKEN_SIZE: Final = 1 + 1 + 8 + NONCE_SIZE + TAG_SIZE
 COUNTER_SIZE: Final = 8
 MIN_KEY_SIZE: Final = 32
 MAX_BITS: Final = 40  # 2**40 SHA-256 calls is days of work: more is a misconfiguration.
-MAX_BINDING_SIZE: Final = 256  # keeps verify one SHA-256 block pass or two
+MAX_BINDING_SIZE: Final = 256  # bounds what verify hashes to six SHA-256 blocks
 DEFAULT_TTL: Final = 600
 _EXPIRY_GRAIN: Final = 60
 
