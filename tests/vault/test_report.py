@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crypto.age import generate_identity, recipient_of
+from crypto.envelope import open_report_plaintext, seal_report_plaintext
 from vault.errors import Invalid
 from vault.report import (
     MAX_REPORT_BYTES,
@@ -252,6 +253,13 @@ def test_the_encoding_is_rfc8785_and_round_trips() -> None:
     assert encoded == rfc8785.dumps(json.loads(encoded))
     assert parse_report(encoded) == report
     assert parse_report(encode_report(parse_report(template("ko")))) == parse_report(template("ko"))
+
+
+def test_the_encoding_is_what_the_envelope_seals() -> None:
+    report = parse_report(json.dumps(_with("reply", _reply_block())))
+    sealed = seal_report_plaintext(encode_report(report))
+    assert parse_report(sealed) == report  # a stock reader sees JSON and whitespace
+    assert parse_report(open_report_plaintext(sealed), require_reply=True) == report
 
 
 def test_the_model_itself_is_immutable() -> None:
