@@ -1,4 +1,4 @@
-"""Locating where served entries depart from the signed tree (client.auditing.locate):
+"""Locating where served entries depart from the signed tree (client.locate):
 each tampering is named for what it did, at the index where it did it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from client.auditing import locate
+from client.locate import locate
 from crypto.checkpoint import Checkpoint
 from crypto.merkle.memory import MemoryTree
 from crypto.merkle.rfc6962 import hash_leaf
