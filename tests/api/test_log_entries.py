@@ -42,7 +42,11 @@ def test_auditors_and_admins_page_through_the_entries(
     assert got == stored
 
 
-def test_anonymous_callers_get_401_and_nothing_is_logged(staffed: Vault, engine: Engine) -> None:
+def test_anonymous_callers_get_401_and_no_entry_of_their_own(
+    staffed: Vault, engine: Engine
+) -> None:
+    """Anonymous refusals are counted per interval, never logged one by one (DESIGN.md
+    section 2): the request itself appends nothing."""
     before = _stored(engine)
     response = staffed.client.get("/v1/log/entries", params={"start": 0, "end": 1})
     _problem(response, 401)
