@@ -8,6 +8,7 @@ of it at shutdown.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
@@ -17,10 +18,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vault.accounts import sealkey
 from vault.accounts.errors import Unauthenticated
+from vault.accounts.refusals import NO_SESSION
 from vault.accounts.service import Accounts
 from vault.db import create_engine
 from vault.models import Account
 from vault.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -40,6 +44,12 @@ async def accounts_lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # Anonymous refusals of the last, unfinished interval are logged, not lost; a
+        # database already gone must not turn a graceful shutdown into a crash.
+        try:
+            app.state.accounts.refusals.flush()
+        except Exception:
+            logger.exception("could not log the last interval's anonymous refusals")
         if given is None:
             engine.dispose()
 
@@ -56,14 +66,15 @@ _bearer = HTTPBearer(auto_error=False, description="A session token from POST /v
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def session_token(credentials: BearerDep) -> str:
+def session_token(accounts: AccountsDep, credentials: BearerDep) -> str:
     if credentials is None:
+        accounts.refusals.count(NO_SESSION)
         raise Unauthenticated("log in first (Authorization: Bearer <token>)")
     return credentials.credentials
 
 
 def current_account(accounts: AccountsDep, credentials: BearerDep) -> Account:
-    return accounts.authenticate(session_token(credentials))
+    return accounts.authenticate(session_token(accounts, credentials))
 
 
 def optional_account(accounts: AccountsDep, credentials: BearerDep) -> Account | None:

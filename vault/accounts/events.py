@@ -29,3 +29,8 @@ def record(
 ) -> None:
     """Append `action` by `actor` to the log in `session`'s (write) transaction."""
     audit.append(session, Event(action=Action(action), actor=actor, target=target, version=version))
+
+
+def refused(session: Session, *, actor: str, reason: str) -> None:
+    """Append that account `actor` was refused, `reason` being a fixed slug."""
+    audit.append(session, Event(action=Action.REFUSED, actor=actor, reason=reason))

@@ -8,6 +8,8 @@ subclasses and `vault.accounts.errors`; messages are safe to show to the caller.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,12 @@ from vault.accounts.backoff import Backoff
 from vault.accounts.codes import code_hash, random_base32, same_hash, today
 from vault.accounts.errors import SlowDown, Unauthenticated
 from vault.accounts.passwords import UNUSABLE, Passwords, check_rule
+from vault.accounts.refusals import (
+    BAD_BOOTSTRAP_CODE,
+    BAD_ENROLMENT_CODE,
+    DEAD_SESSION,
+    RefusalCounter,
+)
 from vault.db import session_scope
 from vault.errors import Conflict, Forbidden, Invalid, NotFound
 from vault.models import (
@@ -44,6 +52,8 @@ USERNAME_RULE: Final = "a username is 2 to 63 of a-z, 0-9, '.', '_' and '-', sta
 ENROLMENT_LIFETIME: Final = timedelta(days=7)
 #: Roles whose members receive sealed records and so enrol an age recipient.
 RECIPIENT_ROLES: Final = frozenset({Role.INTAKE, Role.CASEWORKER})
+#: The reason a `refused` entry gives when another role asks for what only admins do.
+ADMIN_ONLY: Final = "admin-only"
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,7 @@ class Accounts:
         self._data_dir = data_dir
         self.passwords = Passwords(kdf.password)
         self.backoff = Backoff()
+        self.refusals = RefusalCounter(engine)
 
     # --- the org -------------------------------------------------------------------
 
@@ -116,7 +127,7 @@ class Accounts:
         if totp.accept(admin.totp_secret, admin.totp_code, after_step=totp.NO_LOGIN_YET) is None:
             raise Invalid("the TOTP code does not match the TOTP secret")
         password_hash = self.passwords.hash(admin.password)
-        with session_scope(self._engine) as session:
+        with self._counting(BAD_BOOTSTRAP_CODE), session_scope(self._engine) as session:
             bootstrap.redeem(session, bootstrap_code)
             if session.get(Org, 1) is not None:
                 raise Conflict("this vault already has an org")
@@ -206,6 +217,7 @@ class Accounts:
         with session_scope(self._engine) as session:
             row = sessions.find(session, token)
             if row is None:
+                self.refusals.count(DEAD_SESSION)
                 raise Unauthenticated("no valid session")
             row.revoked = True
             session.add(row)
@@ -219,6 +231,7 @@ class Accounts:
             row = sessions.find(session, token)
             account = None if row is None else session.get(Account, row.account_id)
         if account is None or account.disabled:
+            self.refusals.count(DEAD_SESSION)
             raise Unauthenticated("no valid session; log in again")
         return account
 
@@ -227,7 +240,7 @@ class Accounts:
     def add_user(self, admin: Account, *, username: str, role: Role) -> IssuedCode:
         """Create an account awaiting enrolment, and its one-time enrolment code's id and
         server half (the caller's client adds the secret half)."""
-        _require(admin, Role.ADMIN)
+        self._require_admin(admin)
         _check_username(username)
         server_half = random_base32(16)
         with session_scope(self._engine) as session:
@@ -254,7 +267,7 @@ class Accounts:
 
     def disable_user(self, admin: Account, *, username: str) -> None:
         """Disable the account, end its sessions and void its unused enrolment codes."""
-        _require(admin, Role.ADMIN)
+        self._require_admin(admin)
         if username == admin.username:
             raise Conflict("an admin cannot disable their own account")
         with session_scope(self._engine) as session:
@@ -281,8 +294,8 @@ class Accounts:
 
         Uses nothing up. Raises `Forbidden` as `enrol` does for a bad code.
         """
-        with session_scope(self._engine, readonly=True) as session:
-            _, account = _live_code(session, code_id, server_half, username, lock=False)
+        with self._counting(BAD_ENROLMENT_CODE), session_scope(self._engine, readonly=True) as s:
+            _, account = _live_code(s, code_id, server_half, username, lock=False)
         return account.role
 
     def enrol(self, upload: Enrolment) -> Account:
@@ -299,7 +312,7 @@ class Accounts:
         if len(upload.verify_key) != 32 or len(upload.mac) != 32:
             raise Invalid("the verify key and the MAC are 32 bytes each")
         password_hash = self.passwords.hash(upload.password)
-        with session_scope(self._engine) as session:
+        with self._counting(BAD_ENROLMENT_CODE), session_scope(self._engine) as session:
             code, account = _live_code(
                 session, upload.code_id, upload.server_half, upload.username, lock=True
             )
@@ -330,7 +343,7 @@ class Accounts:
 
     def members(self, admin: Account) -> list[dict[str, Any]]:
         """Every account with its newest enrolled keys, for the admin's `roster publish`."""
-        _require(admin, Role.ADMIN)
+        self._require_admin(admin)
         with session_scope(self._engine, readonly=True) as session:
             accounts = session.exec(select(Account).order_by(col(Account.id))).all()
             keys: dict[int, EnrolledKey] = {}
@@ -347,7 +360,7 @@ class Accounts:
         follow the current version by exactly one, be unexpired and name the server's
         current log key.
         """
-        _require(admin, Role.ADMIN)
+        self._require_admin(admin)
         org = self.org()
         log_vkey = self.log_vkey()
         try:
@@ -397,6 +410,25 @@ class Accounts:
 
     # --- helpers -------------------------------------------------------------------
 
+    @contextmanager
+    def _counting(self, reason: str) -> Iterator[None]:
+        """Count a `Forbidden` raised inside as an anonymous refusal of `reason`: the
+        caller has no session, so only the count is logged (`vault.accounts.refusals`)."""
+        try:
+            yield
+        except Forbidden:
+            self.refusals.count(reason)
+            raise
+
+    def _require_admin(self, account: Account) -> None:
+        """Raise `Forbidden` unless `account` is an admin, logging the refusal first
+        (DESIGN.md section 4: refusals of a known account are logged one by one)."""
+        if account.role == Role.ADMIN:
+            return
+        with session_scope(self._engine) as session:
+            events.refused(session, actor=account.opaque_id, reason=ADMIN_ONLY)
+        raise Forbidden("only an admin account may do this")
+
     def _new_account(self, username: str, role: Role, password_hash: str) -> Account:
         return Account(
             opaque_id=random_base32(16).lower(),
@@ -412,11 +444,6 @@ class Accounts:
     def _unseal(self, account: Account) -> totp.TotpState:
         assert account.totp_sealed is not None
         return totp.unseal(self._seal_key, account.totp_sealed, opaque_id=account.opaque_id)
-
-
-def _require(account: Account, role: Role) -> None:
-    if account.role != role:
-        raise Forbidden(f"only an {role.value} account may do this")
 
 
 def _live_code(
