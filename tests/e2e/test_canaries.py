@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from client.home import IDENTITY_FILE, ORG_KEY_FILE
@@ -59,6 +60,8 @@ def _database_bytes(db_url: str) -> bytes:
     return dump
 
 
+# One long story of many CLI runs: on a loaded machine it outlasts the default 120 s.
+@pytest.mark.timeout(300)
 def test_no_secret_reaches_the_database_or_the_log(
     served: tuple[RunningServer, str], tmp_path: Path
 ) -> None:

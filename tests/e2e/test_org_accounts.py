@@ -94,6 +94,8 @@ def served(tmp_path: Path, db_url: str) -> Iterator[tuple[RunningServer, str]]:
     running.stop()
 
 
+# One long story of many CLI runs: on a loaded machine it outlasts the default 120 s.
+@pytest.mark.timeout(300)
 def test_an_org_from_first_start_to_a_refused_swap(
     served: tuple[RunningServer, str], tmp_path: Path
 ) -> None:
