@@ -7,8 +7,9 @@ end), through the same `vault.audit` functions the server uses:
 
 1. Appends: transactions of 100 events (`append_many`), then one event per transaction
    (`append`), each transaction committed with the vault's SQLite settings (WAL,
-   synchronous=FULL: an fsync per commit). No endpoint appends yet (submissions come with
-   a later issue), so appends through the API are not measured.
+   synchronous=FULL: an fsync per commit). Then through the API: failed logins against a
+   real `tvault serve --dev` on SQLite, each one append in its own durable transaction
+   (see `bench/_api_appends.py`; submissions, which will append too, come later).
 2. Proofs: a log of `--entries` entries is built once into its own file by bulk-inserting
    the rows `CompactRange` computes (the entries are canonical events), then random
    inclusion proofs at the full size are timed through `vault.audit.inclusion_proof`, one
@@ -35,6 +36,7 @@ from datetime import date
 from hashlib import sha256
 from pathlib import Path
 
+from bench._api_appends import bench_api_appends
 from bench.seal import _positive as _at_least_one
 from crypto.checkpoint import open_checkpoint
 from crypto.merkle import verify_inclusion
@@ -197,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batches", type=_at_least_one, default=100, help="of 100 events")
     parser.add_argument("--singles", type=_at_least_one, default=500)
     parser.add_argument("--rounds", type=_at_least_one, default=3)
+    parser.add_argument("--api-requests", type=_at_least_one, default=500)
     parser.add_argument("--dir", type=Path, default=None, help="where the temporary files go")
     args = parser.parse_args(argv)
     signer = Signer.generate(ORIGIN)
@@ -207,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"appends, {BATCH} per transaction: {batched:,.0f}/s  (goal >= 5,000/s)")
         print(f"appends, 1 per transaction:   {single:,.0f}/s  (an fsync per commit)")
-        print("appends through the API: not measured (no endpoint appends yet)")
+        api = bench_api_appends(root / "api", requests=args.api_requests)
+        print(f"appends through the API (failed logins, 1 per transaction): {api:,.0f}/s")
 
         start = time.perf_counter()
         settings, _ = build_log(root / "million", args.entries)
