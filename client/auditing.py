@@ -219,7 +219,8 @@ def verify(server: LogServer, home: Home, *, fingerprint: str) -> Verification:
         result.fail("entries", f"cannot read the entries: {exc}")
         return result
     # After a rollback or fork, the entries are still checked against the new checkpoint.
-    if _replay(result, server, entries, note, log, previous if consistent else None):
+    kept = previous if consistent else None
+    if _replay(result, server, entries, note, current, kept, log=log):
         _meaning(result, entries, staff_names(roster))
     if result.passed:
         keep_checkpoint(home, result.org, current, note)
@@ -232,21 +233,24 @@ def _replay(
     server: LogServer,
     entries: list[bytes],
     note: bytes,
-    log: Verifier,
+    current: Checkpoint,
     previous: Checkpoint | None,
+    *,
+    log: Verifier,
 ) -> bool:
     try:
-        current = verify_log(entries, note, origin=log.name, log=log, previous=previous)
+        verify_log(entries, note, origin=current.origin, log=log, previous=previous)
     except ProofError as exc:
-        current, _ = open_checkpoint(note, origin=log.name, log=log)
-        leaves = [hash_leaf(entry) for entry in entries]
         size = current.tree_size
-        where = locate(
-            leaves,
-            current,
-            consistency=lambda k: server.consistency(size1=k, size2=size),
-            inclusion=lambda i: server.inclusion(index=i, tree_size=size),
-        )
+        try:
+            where = locate(
+                [hash_leaf(entry) for entry in entries],
+                current,
+                consistency=lambda k: server.consistency(size1=k, size2=size),
+                inclusion=lambda i: server.inclusion(index=i, tree_size=size),
+            )
+        except ClientError as failure:
+            where = f"not located ({failure})"
         result.fail("entries", f"{exc}. Found: {where}")
         return False
     result.ok("entries", f"{len(entries)} entries replay to the signed root")
