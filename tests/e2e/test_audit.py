@@ -291,6 +291,8 @@ def test_a_fetch_by_an_account_not_holding_the_record_fails_the_meaning_check(or
             index = append(session, fetched)
     finally:
         vault_engine.dispose()
+    listed = org.cli.json("audit", "log", "--record", record, home="auditor")
+    assert [e["action"] for e in listed] == ["record.submitted", "record.fetched"]
     result = org.verify(ok=False)
     assert _failures(result) == [
         f"meaning: entry {index}: {ids['in1']} fetched the payload of record {record} "
