@@ -7,7 +7,16 @@ import base64
 from fastapi import APIRouter, Response, status
 
 from api.deps import AccountsDep, CurrentAccount
-from api.schemas import IssuedCodeOut, MemberKeys, MemberOut, NewUserIn, RosterIn, RosterOut
+from api.schemas import (
+    IssuedCodeOut,
+    MemberKeys,
+    MemberOut,
+    NewUserIn,
+    RosterIn,
+    RosterOut,
+    RotationIn,
+    RotationOut,
+)
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -64,3 +73,11 @@ def publish_roster(body: RosterIn, admin: CurrentAccount, accounts: AccountsDep)
         admin, staff=body.staff.encode("utf-8"), public=body.public.encode("utf-8")
     )
     return RosterOut(version=version)
+
+
+@router.post("/org/rotations", status_code=status.HTTP_201_CREATED)
+def rotate_org_key(body: RotationIn, admin: CurrentAccount, accounts: AccountsDep) -> RotationOut:
+    """Register a new org key, announced in a statement signed by the current key and by
+    the new one; rosters from now on must be signed by the new key."""
+    row = accounts.rotate_org_key(admin, statement=body.statement.encode("utf-8"))
+    return RotationOut(serial=row.serial, fingerprint=accounts.org().fingerprint)

@@ -2,7 +2,8 @@
 
 `GET /v1/org` gives anyone what a source needs: the org key and fingerprint, the policy,
 the log key and the signed public roster (no staff names). A logged-in staff member also
-gets the signed staff roster. Clients verify both against the org key they pinned.
+gets the signed staff roster. Clients verify both against the org key they pinned, or one
+that key handed over to: `GET /v1/org/rotations` serves the statements.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 from fastapi import APIRouter, status
 
 from api.deps import AccountsDep, OptionalAccount
-from api.schemas import OrgOut, OrgRegistration
+from api.schemas import OrgOut, OrgRegistration, RotationsOut
 from vault.accounts.service import NewAdmin
 
 router = APIRouter(prefix="/org", tags=["org"])
@@ -53,3 +54,13 @@ def read_org(accounts: AccountsDep, account: OptionalAccount) -> OrgOut:
         if latest is None or account is None
         else latest.signed_roster.decode("utf-8"),
     )
+
+
+@router.get("/rotations")
+def rotations(accounts: AccountsDep) -> RotationsOut:
+    """Every org key rotation statement, oldest first; public, as the org key is.
+
+    A client pinned to an earlier key follows them (each signed by the key before it)
+    to the current one; it trusts nothing here that its pinned key did not sign.
+    """
+    return RotationsOut(statements=[r.statement.decode("utf-8") for r in accounts.rotations()])

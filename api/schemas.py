@@ -132,3 +132,20 @@ class RosterIn(_Body):
 
 class RosterOut(BaseModel):
     version: int
+
+
+class RotationIn(_Body):
+    statement: Annotated[str, StringConstraints(max_length=16 * 1024)] = Field(
+        description="The rotation statement, signed by the old and the new org key."
+    )
+
+
+class RotationOut(BaseModel):
+    serial: int
+    fingerprint: str = Field(description="The new org key's fingerprint.")
+
+
+class RotationsOut(BaseModel):
+    """Every org key rotation statement, in serial order; clients verify the chain."""
+
+    statements: list[str]

@@ -25,6 +25,7 @@ from client.errors import ClientError
 from client.home import Home
 from client.http import Server
 from client.paths import default_data_dir
+from client.rotate import rotate
 from crypto.errors import CryptoError
 from crypto.profile import PRODUCTION_NAME, TEST_NAME, KdfProfile, profile_named
 
@@ -349,6 +350,15 @@ def roster_publish(
 ) -> None:
     """Check every enrolment, show the key fingerprints, sign and publish the roster."""
     client_home = Home(home)
+    with _refusals(), _session(client_home, proxy) as remote:
+        passphrase = prompts.secret(prompts.PASSPHRASE, "Passphrase for the org key")
+        version = _publish(remote, client_home, passphrase, valid_days=valid_days, yes=yes)
+    _emit(json_out, {"version": version}, f"Published roster version {version}.")
+
+
+def _publish(remote: Server, home: Home, passphrase: str, *, valid_days: int, yes: bool) -> int:
+    """Publish the next roster, showing each member's key fingerprint first; without
+    --yes the admin must agree."""
 
     def confirm(members: list[dict[str, object]]) -> bool:
         for member in members:
@@ -359,12 +369,54 @@ def roster_publish(
             )
         return yes or typer.confirm("Publish this roster?", err=True)
 
+    return rosters.publish(
+        remote, home, passphrase=passphrase, valid_days=valid_days, confirm=confirm
+    )
+
+
+@org_app.command("rotate-key")
+def org_rotate_key(
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Publish the next roster without asking (scripts).")
+    ] = False,
+    valid_days: Annotated[
+        int, typer.Option("--valid-days", min=1, max=366, help="Days until the roster expires.")
+    ] = 90,
+    home: HomeOption = None,
+    proxy: ProxyOption = None,
+    json_out: JsonOption = False,
+    dev: DevOption = False,
+) -> None:
+    """Make a new org key here, announced by the old one; publish the next roster with it.
+
+    Clients that pinned the old key follow the signed announcement to the new one.
+    """
+    client_home = Home(home)
     with _refusals(), _session(client_home, proxy) as remote:
         passphrase = prompts.secret(prompts.PASSPHRASE, "Passphrase for the org key")
-        version = rosters.publish(
-            remote, client_home, passphrase=passphrase, valid_days=valid_days, confirm=confirm
+        rotated = rotate(remote, client_home, passphrase=passphrase, profile=_profile(dev))
+        typer.echo(
+            f"Org key rotated (statement {rotated.serial}); new fingerprint, to read aloud: "
+            f"{rotated.fingerprint}. The old key is kept in {rotated.old_key_file}.",
+            err=True,
         )
-    _emit(json_out, {"version": version}, f"Published roster version {version}.")
+        try:
+            version = _publish(remote, client_home, passphrase, valid_days=valid_days, yes=yes)
+        except ClientError as exc:
+            raise ClientError(
+                f"the key was rotated, but the roster was not published ({exc}); "
+                "clients refuse the old roster now: run tvault roster publish"
+            ) from None
+    _emit(
+        json_out,
+        {
+            "serial": rotated.serial,
+            "fingerprint": rotated.fingerprint,
+            "old_fingerprint": rotated.old_fingerprint,
+            "roster_version": version,
+        },
+        f"Published roster version {version}, signed by the new org key.",
+    )
 
 
 def main() -> None:

@@ -1,10 +1,12 @@
 """The client's state under `--home` (mode 0700): the pinned org, session, keys.
 
-- ``state.json``: server URL, pinned org (fingerprint, public key, policy), username, and
-  the newest roster version seen (to refuse a rollback);
+- ``state.json``: server URL, pinned org (fingerprint, public key, the earlier keys it
+  followed rotations from, policy), username, and the newest roster version seen (to
+  refuse a rollback);
 - ``session``: the session token;
 - ``identity.age``: this account's identity file, sealed to the passphrase;
-- ``org-key.age``: the org signing key (an admin's machine only), sealed likewise;
+- ``org-key.age``: the org signing key (an admin's machine only), sealed likewise, and
+  after a rotation the replaced ones, ``org-key.<serial>.old.age``;
 - ``enrolments.json``: the secret halves of enrolment codes this admin issued, which
   `roster publish` needs to check the enrolment MACs.
 

@@ -16,7 +16,7 @@ from client import prompts, recovery
 from client.errors import ClientError
 from client.home import ORG_KEY_FILE, Home
 from client.http import Server
-from crypto import identity, roster
+from crypto import identity, roster, rotation
 from crypto.errors import CryptoError
 from crypto.profile import KdfProfile
 
@@ -96,6 +96,11 @@ def init(
 def pin(server: Server, home: Home, fingerprint: str) -> dict[str, Any]:
     """Fetch the org's public face and check its key against `fingerprint` and the home.
 
+    The key the server presents must be the one pinned here, or the one `fingerprint`
+    names when nothing is pinned yet, or a key that one handed over to through a chain of
+    rotation statements (`crypto.rotation.follow`); the home then re-pins to it and
+    remembers the keys it followed (``earlier``), so the fingerprint a person was given
+    still works.
     Returns the org as the server gave it. Raises `ClientError` on any mismatch.
     """
     try:
@@ -108,18 +113,67 @@ def pin(server: Server, home: Home, fingerprint: str) -> dict[str, Any]:
         presented = roster.fingerprint(public_key)
     except (KeyError, TypeError, ValueError, CryptoError):
         raise ClientError("the server sent a malformed org key") from None
-    if presented != wanted:
-        raise ClientError(
-            f"the server's org key has fingerprint {presented}, not {wanted}: "
-            "this is not the org you named"
-        )
     pinned = home.state().get("org")
-    if pinned is not None and pinned.get("fingerprint") != wanted:
+    earlier: list[str] = [] if pinned is None else list(pinned.get("earlier", []))
+    known = [roster.fingerprint(base64.b64decode(key)) for key in earlier]
+    if pinned is not None and wanted not in (pinned.get("fingerprint"), *known):
         raise ClientError(
             f"{home.path} is pinned to org {pinned.get('fingerprint')}; use another --home"
         )
-    home.save_state(server=server.url, org={"fingerprint": wanted, "public_key": org["public_key"]})
+    trusted = None if pinned is None else base64.b64decode(pinned["public_key"])
+    if trusted is None and presented == wanted:
+        trusted = public_key
+    if trusted != public_key:
+        followed = _follow_rotations(server, trusted, wanted, public_key)
+        earlier += [base64.b64encode(r.old_key).decode("ascii") for r in followed]
+    state = {"fingerprint": presented, "public_key": org["public_key"]}
+    if earlier:
+        state["earlier"] = list(dict.fromkeys(earlier))
+    home.save_state(server=server.url, org=state)
     return org
+
+
+def _follow_rotations(
+    server: Server, trusted: bytes | None, wanted: str, current: bytes
+) -> list[rotation.Rotation]:
+    """The verified chain of rotations from the trusted key (or, when nothing is pinned
+    yet, the key `wanted` names) to `current`; `ClientError` if there is none."""
+    served = server.call("GET", "/org/rotations")
+    try:
+        statements = [s.encode("utf-8") for s in served["statements"]]
+    except (KeyError, TypeError, AttributeError):
+        raise ClientError("the server sent malformed rotation statements") from None
+    if trusted is None:
+        trusted = _key_named(statements, wanted)
+        if trusted is None:
+            raise ClientError(
+                f"the server's org key has fingerprint {roster.fingerprint(current)}, not "
+                f"{wanted}, and no rotation statement hands over from {wanted}: "
+                "this is not the org you named"
+            )
+    try:
+        return rotation.follow(statements, pinned_key=trusted, current_key=current)
+    except rotation.RotationError as exc:
+        raise ClientError(
+            f"refusing the server's org key {roster.fingerprint(current)}: {exc.diagnostics()}"
+        ) from None
+
+
+def _key_named(statements: list[bytes], wanted: str) -> bytes | None:
+    for signed in statements:
+        try:
+            key = rotation.announced_old_key(signed)
+        except rotation.RotationError:
+            continue
+        if roster.fingerprint(key) == wanted:
+            return key
+    return None
+
+
+def earlier_keys(home: Home) -> list[bytes]:
+    """The org keys this home followed rotations from, oldest first."""
+    org = home.state().get("org") or {}
+    return [base64.b64decode(key) for key in org.get("earlier", [])]
 
 
 def pinned_key(home: Home) -> bytes:

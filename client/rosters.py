@@ -16,7 +16,7 @@ from typing import Any, Literal
 from client.errors import ClientError
 from client.home import ORG_KEY_FILE, Home
 from client.http import Server
-from client.org import load_identity, pinned_key
+from client.org import earlier_keys, load_identity, pinned_key
 from crypto import enrolment, note, roster
 from crypto.roster import Roster, RosterError
 
@@ -69,7 +69,7 @@ def publish(
     org = server.call("GET", "/org", auth=True)
     if base64.b64decode(org["public_key"]) != pinned_key(home):
         raise ClientError("the server presents another org key than the one pinned here")
-    current = check_served(home, org.get("staff_roster"), kind="staff")
+    current, verified_before = _current(home, org.get("staff_roster"))
     log_key = org.get("log_key")
     if not log_key:
         raise ClientError("the server has no log key yet, and a roster must name one")
@@ -78,7 +78,11 @@ def publish(
     except Exception:
         raise ClientError("the server's log key is malformed") from None
     policy = home.state().get("policy") or org["policy"]
-    members = _checked_members(home, server.call("GET", "/admin/members", auth=True), current)
+    members = _checked_members(
+        home,
+        server.call("GET", "/admin/members", auth=True),
+        current if verified_before else None,
+    )
     recovery = policy.get("recovery_recipient")
     for member in [*members, {"username": "the recovery recipient", "recipient": recovery}]:
         recipient = member["recipient"]
@@ -120,6 +124,32 @@ def publish(
     published = server.call("POST", "/admin/roster", body, auth=True)
     home.save_state(roster_version=published["version"])
     return int(published["version"])
+
+
+def _current(home: Home, signed: str | None) -> tuple[Roster | None, bool]:
+    """The roster now served, and whether the pinned key signed it.
+
+    Right after `org rotate-key` the served roster is still the one the previous key
+    signed: it sets the next version, but its members are not trusted to skip the MAC
+    checks, so the first roster under a new key re-checks every enrolment.
+    """
+    try:
+        return check_served(home, signed, kind="staff"), True
+    except ClientError:
+        if signed is None:
+            raise
+        for key in reversed(earlier_keys(home)):
+            try:
+                opened = roster.open_roster(signed.encode(), org_public_key=key, kind="staff")
+            except RosterError:
+                continue
+            last = home.state().get("roster_version")
+            try:
+                roster.check_roster(opened, last_version=last, today=today())
+            except RosterError as exc:
+                raise ClientError(f"refusing the server's roster: {exc.diagnostics()}") from None
+            return opened, False
+        raise
 
 
 def _entry(member: dict[str, Any]) -> dict[str, Any]:

@@ -219,7 +219,9 @@ def test_admin_routes_are_for_admins_only(
         assert response.status_code in (200, 201, 204), response.text
 
 
-def _signed_rosters(client: TestClient, version: int, **changes: Any) -> dict[str, str]:
+def _signed_rosters(
+    client: TestClient, version: int, *, signer: note.Signer = ORG_KEY, **changes: Any
+) -> dict[str, str]:
     org = client.get("/v1/org").json()
     common: dict[str, Any] = {
         "org": {"name": org["name"], "fingerprint": org["fingerprint"]},
@@ -232,10 +234,10 @@ def _signed_rosters(client: TestClient, version: int, **changes: Any) -> dict[st
     common.update(changes)
     return {
         "staff": roster.sign_roster(
-            {"type": roster.STAFF_TYPE, **common, "members": []}, ORG_KEY
+            {"type": roster.STAFF_TYPE, **common, "members": []}, signer
         ).decode(),
         "public": roster.sign_roster(
-            {"type": roster.PUBLIC_TYPE, **common, "intake": []}, ORG_KEY
+            {"type": roster.PUBLIC_TYPE, **common, "intake": []}, signer
         ).decode(),
     }
 

@@ -19,7 +19,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from crypto import note, rotation
+from crypto.roster import ORG_KEY_NAME
 from tests.api.test_accounts_routes import (
+    ORG_KEY,
     PASSWORD,
     Vault,
     _problem,
@@ -29,6 +32,7 @@ from tests.api.test_accounts_routes import (
 from tests.db import db_settings, db_url, engine, postgresql, sqlite_template  # noqa: F401
 from vault import audit
 from vault.accounts import refusals, sessions
+from vault.accounts.codes import today
 from vault.accounts.service import ADMIN_ONLY
 from vault.db import session_scope
 from vault.models import Account
@@ -92,6 +96,7 @@ def anyone(status: int) -> Expect:
     return lambda caller: status
 
 
+NEW_ORG_KEY = note.Signer.generate(ORG_KEY_NAME)
 SECRET = "A" * 32
 # Valid but for the code, so the code alone decides.
 WRONG_CODE = {"code_id": "AAAAA", "server_half": "B" * 26, "username": "nobody"}
@@ -151,6 +156,18 @@ ROUTES: dict[str, tuple[str, str, Callable[[Vault, str], Any], Expect]] = {
         admins_only(204),
     ),
     "members": ("GET", "/v1/admin/members", lambda v, c: None, admins_only(200)),
+    # Public, as the org key is: no session is read, so a dead one changes nothing.
+    "rotations": ("GET", "/v1/org/rotations", lambda v, c: None, anyone(200)),
+    "rotate-key": (
+        "POST",
+        "/v1/admin/org/rotations",
+        lambda v, c: {
+            "statement": rotation.sign_rotation(
+                serial=1, old=ORG_KEY, new=NEW_ORG_KEY, issued=today()
+            ).decode()
+        },
+        admins_only(201),
+    ),
     "publish-roster": (
         "POST",
         "/v1/admin/roster",

@@ -19,6 +19,7 @@ COMMANDS = [
     ["user", "disable"],
     ["enroll"],
     ["roster", "publish"],
+    ["org", "rotate-key"],
 ]
 
 
@@ -52,8 +53,17 @@ def test_every_command_takes_home_proxy_and_json(command: list[str]) -> None:
         ],
         ["enroll", "--server", "http://x", "--org", "F", "--user", "u"],
         ["roster", "publish", "--valid-days", "0"],
+        ["org", "rotate-key", "--valid-days", "0"],
     ],
-    ids=["unknown-role", "no-role", "no-bootstrap-code", "unknown-type", "no-code", "days-0"],
+    ids=[
+        "unknown-role",
+        "no-role",
+        "no-bootstrap-code",
+        "unknown-type",
+        "no-code",
+        "days-0",
+        "rotate-days-0",
+    ],
 )
 def test_usage_errors_exit_2(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2

@@ -23,6 +23,7 @@ from crypto import note, roster
 from crypto.enrolment import recipient_kind
 from crypto.errors import CryptoError
 from crypto.profile import KdfProfile
+from crypto.rotation import RotationError, open_rotation
 from vault.accounts import bootstrap, events, sessions, totp
 from vault.accounts.backoff import Backoff
 from vault.accounts.codes import code_hash, random_base32, same_hash, today
@@ -42,6 +43,7 @@ from vault.models import (
     EnrolmentCode,
     KeyPurpose,
     Org,
+    OrgKeyRotation,
     Role,
     RosterVersion,
     ServerKey,
@@ -407,6 +409,58 @@ class Accounts:
             return session.exec(
                 select(RosterVersion).order_by(col(RosterVersion.version).desc())
             ).first()
+
+    # --- org key rotation ----------------------------------------------------------
+
+    def rotate_org_key(self, admin: Account, *, statement: bytes) -> OrgKeyRotation:
+        """Make the key `statement` announces the org key, and log it.
+
+        The statement must be signed by the current org key and by the new one, carry the
+        next serial and name a key the org never had. Rosters published from now on must
+        verify against the new key; clients follow the statements (`rotations`) from the
+        key they pinned.
+        """
+        self._require_admin(admin)
+        with session_scope(self._engine) as session:
+            # FOR UPDATE: two rotations racing from one key must not both succeed.
+            org = session.get(Org, 1, with_for_update=True)
+            if org is None:
+                raise NotFound("this vault has no org yet; run tvault org init")
+            try:
+                rotation = open_rotation(statement, old_public_key=org.public_key)
+            except RotationError as exc:
+                raise Invalid(exc.diagnostics()) from None
+            earlier = session.exec(select(OrgKeyRotation)).all()
+            expected = len(earlier) + 1
+            if rotation.serial != expected:
+                raise Conflict(f"the next rotation serial is {expected}, not {rotation.serial}")
+            if any(rotation.new_key in (r.old_public_key, r.new_public_key) for r in earlier):
+                raise Invalid("the new org key was an org key before; make a fresh one")
+            row = OrgKeyRotation(
+                serial=rotation.serial,
+                old_public_key=org.public_key,
+                new_public_key=rotation.new_key,
+                statement=statement,
+                created_on=today(),
+            )
+            org.public_key = rotation.new_key
+            org.fingerprint = roster.fingerprint(rotation.new_key)
+            session.add_all([row, org])
+            try:
+                session.flush()
+            except IntegrityError:  # another admin rotated a moment ago
+                raise Conflict(f"rotation {rotation.serial} exists already") from None
+            events.record(
+                session, "org_key.rotated", actor=admin.opaque_id, version=rotation.serial
+            )
+        return row
+
+    def rotations(self) -> list[OrgKeyRotation]:
+        """Every rotation statement, in serial order."""
+        with session_scope(self._engine, readonly=True) as session:
+            return list(
+                session.exec(select(OrgKeyRotation).order_by(col(OrgKeyRotation.serial))).all()
+            )
 
     # --- helpers -------------------------------------------------------------------
 
