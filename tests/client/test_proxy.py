@@ -25,10 +25,12 @@ def test_socks5_proxy_receives_the_onion_name_not_a_dns_lookup() -> None:
 
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
-        with httpx.Client(proxy=f"socks5://127.0.0.1:{port}", timeout=5) as client:
-            # The fake proxy refuses; only the request it received matters.
-            with contextlib.suppress(httpx.HTTPError):
-                client.get("http://exampleonionaddressxyz.onion/v1/health")
+        # The fake proxy refuses; only the request it received matters.
+        with (
+            httpx.Client(proxy=f"socks5://127.0.0.1:{port}", timeout=5) as client,
+            contextlib.suppress(httpx.HTTPError),
+        ):
+            client.get("http://exampleonionaddressxyz.onion/v1/health")
         thread.join(timeout=5)
     assert seen, "the client never spoke SOCKS5 to the proxy"
     request = seen[0]
