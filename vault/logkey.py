@@ -18,10 +18,7 @@ deliberate rotation, not as a replaced file.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import stat
 from pathlib import Path
 from typing import Final
 
@@ -31,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from crypto.errors import KeyFormatError
 from crypto.note import Signer, parse_signer_key
+from vault import keyfile
 from vault.audit.events import utc_today
 from vault.db import lock_log, session_scope
 from vault.errors import ConfigError
@@ -57,69 +55,21 @@ def load_log_signer(settings: Settings, engine: Engine) -> Signer:
 def load_or_create_key(path: Path) -> Signer:
     """Return the log key in `path`, creating it (mode 0600) if there is no file yet.
 
-    Safe when several workers start at once: a new key is written to a temporary file and
-    linked into place, so exactly one key wins and every worker loads that one. Raises
-    `ConfigError` if the file is not a regular file owned by this user with mode 0600 or
-    stricter, or does not hold a signer key.
+    Safe when several workers start at once (see `vault.keyfile`). Raises `ConfigError`
+    if the file is not a regular file owned by this user with mode 0600 or stricter, or
+    does not hold a signer key.
     """
-    try:
-        return _load(path)
-    except FileNotFoundError:
-        pass
-    signer = Signer.generate(ORIGIN_PREFIX + secrets.token_hex(8))
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(signer.skey + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        # If another worker made the key first, keep theirs.
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the log key {path}: {exc.strerror}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
-    return _load(path)
 
+    def make() -> bytes:
+        return (Signer.generate(ORIGIN_PREFIX + secrets.token_hex(8)).skey + "\n").encode()
 
-def _load(path: Path) -> Signer:
-    """Read the key file; raises FileNotFoundError if absent, ConfigError if unsafe."""
+    data = keyfile.load_or_create(path, make=make, what="the log key")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise ConfigError(f"cannot open the log key {path}: {exc.strerror}") from None
-    with os.fdopen(fd) as file:
-        info = os.fstat(file.fileno())
-        _check_file(path, info)
-        text = file.read()
-    try:
-        return parse_signer_key(text.strip())
-    except KeyFormatError:
+        return parse_signer_key(data.decode("ascii").strip())
+    except (KeyFormatError, UnicodeDecodeError):
         raise ConfigError(
             f"the log key {path} does not hold a signer key; restore it from a backup"
         ) from None
-
-
-def _check_file(path: Path, info: os.stat_result) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"the log key {path} is not a regular file")
-    if info.st_uid != os.geteuid():
-        raise ConfigError(
-            f"the log key {path} belongs to uid {info.st_uid}, "
-            f"not to the user running the vault (uid {os.geteuid()})"
-        )
-    mode = stat.S_IMODE(info.st_mode)
-    if mode & 0o077:
-        # Refused, not tightened: a key others could read may have leaked, and whoever
-        # holds it can rewrite the log's history.
-        raise ConfigError(
-            f"the log key {path} has mode {mode:04o}, so other users may have read it; "
-            f"if it may have leaked, treat the log key as compromised; else run: chmod 600 {path}"
-        )
 
 
 def register_log_key(session: Session, signer: Signer) -> None:
