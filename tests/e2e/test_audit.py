@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from client.auditing import KEPT_FILE
 from tests.api.conftest import RunningServer
-from tests.e2e.test_org_accounts import ADMIN_PASSWORD, CODE, Cli, _totp, served
+from tests.e2e.test_org_accounts import ADMIN_PASSWORD, Cli, _totp, bootstrap_code, served
 from tests.vault.audit.test_tampering import ENTRIES, _entry, delete, reorder
 from tests.vault.audit.test_tampering import _set_entry as _set
 from vault.audit import ANONYMOUS, Action, Event, append
@@ -64,8 +64,7 @@ class Org:
 
 def set_up_org(cli: Cli, server: RunningServer, db_url: str, tmp_path: Path) -> Org:
     """org init, an auditor enrolled, a roster published; admin and auditor log in."""
-    match = CODE.search(server.output.read_text())
-    assert match
+    code = bootstrap_code(server)
     admin_env = {"TVAULT_PASSWORD": ADMIN_PASSWORD}
     created = cli.json(
         "org",
@@ -78,7 +77,7 @@ def set_up_org(cli: Cli, server: RunningServer, db_url: str, tmp_path: Path) -> 
         "--admin",
         "root",
         "--bootstrap-code",
-        match.group(1),
+        code,
         home="admin",
         **admin_env,
     )

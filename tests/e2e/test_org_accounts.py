@@ -32,6 +32,13 @@ PASSPHRASE = "identity canary 5d0e"
 CODE = re.compile(r"one-time bootstrap code: ([A-Z2-7-]+)")
 
 
+def bootstrap_code(server: RunningServer) -> str:
+    """The one-time bootstrap code that `tvault serve` printed on first start."""
+    match = CODE.search(server.output.read_text())
+    assert match, "tvault serve printed no bootstrap code"
+    return match.group(1)
+
+
 class Cli:
     def __init__(self, tmp_path: Path, server: str) -> None:
         self.tmp_path = tmp_path
@@ -101,9 +108,7 @@ def test_an_org_from_first_start_to_a_refused_swap(
 ) -> None:
     server, db_url = served
     cli = Cli(tmp_path, server.base_url)
-    match = CODE.search(server.output.read_text())
-    assert match
-    bootstrap = match.group(1)
+    bootstrap = bootstrap_code(server)
     admin_env = {"TVAULT_PASSWORD": ADMIN_PASSWORD}
     init = ["org", "init", "--server", server.base_url, "--dev"]
     init += ["--org-name", "Test Org", "--admin", "root"]

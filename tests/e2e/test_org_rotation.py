@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from crypto import note, roster, rotation
 from crypto.roster import ORG_KEY_NAME, canonical_json
 from tests.api.conftest import RunningServer
-from tests.e2e.test_org_accounts import CODE, Cli, _totp, served
+from tests.e2e.test_org_accounts import Cli, _totp, bootstrap_code, served
 
 __all__ = ["served"]  # the fixture, imported for this module's tests
 
@@ -50,12 +50,11 @@ def test_clients_follow_a_rotation_and_refuse_a_forged_one(
 ) -> None:
     server, db_url = served
     cli = Cli(tmp_path, server.base_url)
-    match = CODE.search(server.output.read_text())
-    assert match
+    code = bootstrap_code(server)
     env = {"TVAULT_PASSWORD": PASSWORD}
     created = cli.json(
         "org", "init", "--server", server.base_url, "--dev", "--org-name", "Org",
-        "--admin", "root", "--bootstrap-code", match.group(1), home="admin", **env,
+        "--admin", "root", "--bootstrap-code", code, home="admin", **env,
     )  # fmt: skip
     old_fingerprint = created["fingerprint"]
     login = ["login", "--server", server.base_url, "--org", old_fingerprint]

@@ -6,28 +6,12 @@ import pytest
 
 from crypto import age
 from crypto.age.stream import CHUNK_SIZE, SEGMENT_CHUNKS
+from tests.crypto.age.support import TrickleReader
 
 SEGMENT = CHUNK_SIZE * SEGMENT_CHUNKS
 
 
-class Trickle(io.RawIOBase):
-    """A pipe-like source that returns at most `step` bytes a read."""
-
-    def __init__(self, data: bytes, step: int) -> None:
-        self._data = memoryview(data)
-        self._step = step
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf: memoryview) -> int:  # type: ignore[override]
-        n = min(len(buf), self._step, len(self._data))
-        buf[:n] = self._data[:n]
-        self._data = self._data[n:]
-        return n
-
-
-class Broken(Trickle):
+class Broken(TrickleReader):
     """Fails after `limit` bytes, like a dropped network stream."""
 
     def __init__(self, data: bytes, limit: int) -> None:
@@ -63,7 +47,7 @@ def test_segment_seams_round_trip(size: int) -> None:
 
 def test_short_reads_from_a_pipe_like_source() -> None:
     plaintext = b"\x5a" * (2 * SEGMENT + 7)
-    _round_trip(Trickle(plaintext, step=4093), plaintext)
+    _round_trip(TrickleReader(plaintext, step=4093), plaintext)
 
 
 @pytest.mark.parametrize("limit", [10, SEGMENT, SEGMENT + 5, 2 * SEGMENT + 1])
