@@ -214,6 +214,13 @@ class Reply(_Model):
         return self
 
 
+class AttachmentRef(_Model):
+    """Added by the client inside the sealed report: one attachment record of the same
+    submission (docs/submissions.md), listed in upload order."""
+
+    record: str = Field(pattern=r"^[A-Za-z0-9_-]{16,64}$", description="Its record id.")
+
+
 class Report(_Model):
     """A contact report, `report/v1`."""
 
@@ -225,6 +232,7 @@ class Report(_Model):
     consent: Consent = Field(default_factory=Consent)
     narrative: Narrative
     reply: Reply | None = None
+    attachments: list[AttachmentRef] | None = Field(default=None, max_length=20)
 
 
 def parse_report(data: bytes | str, *, require_reply: bool = False) -> Report:

@@ -76,12 +76,24 @@ def _seal_segment(
             return written, counter
 
 
-def seal_payload(src: BinaryIO | Readable, dst: BinaryIO | Writable, file_key: bytes) -> None:
+def seal_payload(
+    src: BinaryIO | Readable,
+    dst: BinaryIO | Writable,
+    file_key: bytes,
+    *,
+    nonce: bytes | None = None,
+) -> None:
     """Write the payload of ``src`` (nonce + STREAM) under ``file_key`` to ``dst``.
 
-    Reads ``src`` to its end. Neither stream is closed.
+    Reads ``src`` to its end. Neither stream is closed. ``nonce`` is drawn fresh unless
+    given: only a client re-sealing the same plaintext byte for byte, to resume an upload,
+    passes the nonce it drew the first time (reusing one with other plaintext under the
+    same file key would break confidentiality). Raises KeyFormatError unless it is 16 bytes.
     """
-    nonce = os.urandom(NONCE_SIZE)
+    if nonce is None:
+        nonce = os.urandom(NONCE_SIZE)
+    elif len(nonce) != NONCE_SIZE:
+        raise KeyFormatError("a payload nonce is 16 bytes")
     aead = ChaCha20Poly1305(payload_key(file_key, nonce))
     dst.write(nonce)
     counter = 0
