@@ -262,3 +262,161 @@ class Checkpoint(VaultTable, table=True):
     #: The checkpoint as a signed note, exactly as served.
     signed_note: str
     day: date
+
+
+# --- Submissions, records, replies and cases (issue 5, docs/submissions.md) ---------------
+
+#: Characters in a record, submission or case id: 128 random bits in base32.
+RECORD_ID_LENGTH: Final = 26
+#: The holder name of the org's recovery recipient's header (not an account).
+RECOVERY_HOLDER: Final = "recovery-recipient"
+
+
+class RecordKind(enum.StrEnum):
+    """A submission is one report and its attachments."""
+
+    REPORT = "report"
+    ATTACHMENT = "attachment"
+
+
+class Submission(VaultTable, table=True):
+    """One source upload: a report record and its attachments, staged until completed.
+
+    A staged submission is invisible to everyone; after `expires_on` its records and
+    chunks are deleted. Completion clears `staged` and keeps the row for its records.
+    """
+
+    __tablename__ = "submission"
+
+    id: str = Field(primary_key=True, max_length=RECORD_ID_LENGTH)
+    staged: bool = True
+    expires_on: date
+    created_on: date
+
+
+class Record(VaultTable, table=True):
+    """One sealed file: the age STREAM payload (in `PayloadChunk`s) and its headers.
+
+    `completed` turns true with the submission's completion; until then the record is
+    staged and nobody can list or fetch it.
+    """
+
+    __tablename__ = "record"
+    __table_args__ = (
+        sa.CheckConstraint("size >= 0", name="size_natural"),
+        sa.CheckConstraint("received >= 0 AND received <= size", name="received_within_size"),
+    )
+
+    id: str = Field(primary_key=True, max_length=RECORD_ID_LENGTH)
+    submission_id: str = Field(foreign_key="submission.id", index=True)
+    kind: RecordKind = Field(sa_type=_enum(RecordKind, "record_kind"))
+    #: The report an attachment belongs to; None for a report.
+    parent_id: str | None = Field(default=None, foreign_key="record.id", index=True)
+    #: The padded payload's length in bytes, as declared when the submission was created.
+    size: int = Field(sa_type=sa.BigInteger)
+    #: Payload bytes held so far: the next chunk must start here.
+    received: int = Field(default=0, sa_type=sa.BigInteger)
+    #: `crypto.commitment` of the payload, given at completion.
+    commitment: bytes | None = None
+    #: `crypto.codename.lookup_hash` of the source's lookup secret (reports only).
+    lookup_hash: bytes | None = Field(default=None, unique=True)
+    #: The index of the record's `record.submitted` log entry, once completed.
+    log_index: int | None = Field(default=None, sa_type=sa.BigInteger)
+    completed: bool = False
+    created_on: date
+
+
+class PayloadChunk(VaultTable, table=True):
+    """Bytes [offset, offset + len(data)) of a record's payload."""
+
+    __tablename__ = "payload_chunk"
+
+    record_id: str = Field(primary_key=True, foreign_key="record.id")
+    offset: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs=_FIXED)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class RecordHeader(VaultTable, table=True):
+    """The age header that lets one holder open a record's payload.
+
+    `holder` is an account's opaque id, or `RECOVERY_HOLDER` for the recovery recipient
+    (never served). A header added by a grant keeps the signed grant statement.
+    """
+
+    __tablename__ = "record_header"
+    __table_args__ = (sa.UniqueConstraint("record_id", "holder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(foreign_key="record.id")
+    holder: str = Field(index=True)
+    header: bytes
+    #: The signed grant statement (`tvault-grant/v1`); None for a header from the source.
+    statement: bytes | None = None
+
+
+def _numbered_per_record() -> tuple[sa.UniqueConstraint, sa.CheckConstraint]:
+    return (
+        sa.UniqueConstraint("record_id", "sequence"),
+        sa.CheckConstraint("sequence >= 1", name="sequence_positive"),
+    )
+
+
+class _NumberedMessage(VaultTable):
+    """A small whole age file about a record, numbered per record from 1."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: str = Field(foreign_key="record.id")
+    sequence: int
+    sealed: bytes
+    created_on: date
+
+
+class Reply(_NumberedMessage, table=True):
+    """A caseworker's reply to the source of a report, sealed to its reply recipient."""
+
+    __tablename__ = "reply"
+    __table_args__ = _numbered_per_record()
+
+    #: The author's account opaque id.
+    author: str
+
+
+class Followup(_NumberedMessage, table=True):
+    """A source's follow-up to a report, sealed to the roster's intake recipients (and
+    the recovery recipient)."""
+
+    __tablename__ = "followup"
+    __table_args__ = _numbered_per_record()
+
+    #: The source's `followup_mac` over record, sequence and SHA-256(sealed).
+    mac: bytes
+
+
+class CaseFile(VaultTable, table=True):
+    """A caseworker's case: sealed metadata and, in `CaseRecord`, a list of records."""
+
+    __tablename__ = "case_file"
+
+    id: str = Field(primary_key=True, max_length=RECORD_ID_LENGTH)
+    #: The creator's account opaque id.
+    creator: str = Field(index=True)
+    sealed: bytes
+    created_on: date
+
+
+class CaseRecord(VaultTable, table=True):
+    """A record filed in a case."""
+
+    __tablename__ = "case_record"
+
+    case_id: str = Field(primary_key=True, foreign_key="case_file.id")
+    record_id: str = Field(primary_key=True, foreign_key="record.id", index=True)
+
+
+class PowRedemption(VaultTable, table=True):
+    """A redeemed proof-of-work token, so it cannot be spent twice before it expires."""
+
+    __tablename__ = "pow_redemption"
+
+    nonce_hash: bytes = Field(primary_key=True)
+    expires_on: date = Field(index=True)

@@ -59,7 +59,16 @@ class Settings(BaseSettings):
     kdf_profile: str = PRODUCTION_NAME
     # Every request body is bounded (DESIGN.md section 6); uploads have their own bound.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
-    max_upload_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    #: The padded payload of one attachment, and of one report.
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    max_report_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    #: One `PUT .../payload` request; the only bodies exempt from `max_body_bytes`.
+    max_chunk_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_attachments: int = Field(default=20, ge=0)
+    #: A submission not completed within this many days is deleted with its chunks.
+    staged_upload_days: int = Field(default=2, ge=1)
+    #: Delete records this many days after submission; None keeps them.
+    retention_days: int | None = Field(default=None, ge=1)
 
     @field_validator("data_dir")
     @classmethod

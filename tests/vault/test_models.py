@@ -8,10 +8,20 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from vault.db import session_scope
-from vault.models import Account, Org, Role, metadata
+from vault.models import (
+    Account,
+    Org,
+    PayloadChunk,
+    Record,
+    RecordHeader,
+    RecordKind,
+    Role,
+    Submission,
+    metadata,
+)
 
 DAY = date(2026, 1, 1)
 
@@ -98,3 +108,51 @@ def test_a_vault_serves_one_org(engine: Engine) -> None:
         session.add(org(2))
     with session_scope(engine, readonly=True) as session:
         assert session.exec(select(Org)).one().policy == {}
+
+
+def _submission(session: Session) -> None:
+    session.add(Submission(id="S" * 26, expires_on=DAY, created_on=DAY))
+    session.flush()
+
+
+def _record(rid: str, **changes: object) -> Record:
+    values: dict[str, object] = {
+        "id": rid,
+        "submission_id": "S" * 26,
+        "kind": RecordKind.REPORT,
+        "size": 10,
+        "created_on": DAY,
+    }
+    return Record.model_validate({**values, **changes})
+
+
+def test_a_record_keeps_its_payload_in_chunks(engine: Engine) -> None:
+    # "offset" is a reserved word on PostgreSQL: the column must still work there.
+    with session_scope(engine) as session:
+        _submission(session)
+        session.add(_record("R" * 26, received=10))
+        session.flush()
+        session.add(PayloadChunk(record_id="R" * 26, offset=0, data=b"01234"))
+        session.add(PayloadChunk(record_id="R" * 26, offset=5, data=b"56789"))
+    with session_scope(engine, readonly=True) as session:
+        chunks = session.exec(select(PayloadChunk).order_by(PayloadChunk.offset)).all()  # type: ignore[arg-type]
+    assert b"".join(chunk.data for chunk in chunks) == b"0123456789"
+
+
+def test_a_record_holds_no_more_than_its_size(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        _submission(session)
+    with pytest.raises(sa.exc.IntegrityError), session_scope(engine) as session:
+        session.add(_record("R" * 26, received=11))
+
+
+def test_lookup_hashes_and_holders_are_unique(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        _submission(session)
+        session.add(_record("A" * 26, lookup_hash=b"h"))
+        session.flush()
+        session.add(RecordHeader(record_id="A" * 26, holder="o1", header=b"x"))
+    with pytest.raises(sa.exc.IntegrityError), session_scope(engine) as session:
+        session.add(_record("B" * 26, lookup_hash=b"h"))
+    with pytest.raises(sa.exc.IntegrityError), session_scope(engine) as session:
+        session.add(RecordHeader(record_id="A" * 26, holder="o1", header=b"y"))
