@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from client import accounts, audit, backups, org, prompts, rosters, template
+from client import accounts, audit, backups, casework_cli, org, prompts, rosters, template
 from client.errors import ClientError
 from client.home import Home
 from client.http import Server
@@ -126,6 +126,7 @@ app.add_typer(roster_app, name="roster")
 app.add_typer(audit.app, name="audit")
 app.add_typer(template.app, name="report")
 backups.register(app)
+casework_cli.register(app)
 
 ServerOption = Annotated[str, typer.Option("--server", help="The vault's URL.")]
 OrgOption = Annotated[
