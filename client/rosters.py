@@ -113,6 +113,13 @@ def publish(
         "intake": [
             {"id": m["id"], "recipient": m["recipient"]} for m in members if m["role"] == "intake"
         ],
+        # Verify keys without names, so a source can check who signed a reply
+        # (docs/submissions.md, "The roster").
+        "staff_keys": [
+            {"id": m["id"], "verify_key": m["verify_key"]}
+            for m in members
+            if m["role"] in RECIPIENT_ROLES and m["verify_key"] is not None
+        ],
     }
     signer = note.Signer(
         roster.ORG_KEY_NAME, load_identity(home, ORG_KEY_FILE, passphrase=passphrase).signing_key
