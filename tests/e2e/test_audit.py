@@ -23,14 +23,12 @@ from sqlalchemy.engine import Connection
 
 from client.auditing import KEPT_FILE
 from tests.api.conftest import RunningServer
-from tests.e2e.test_org_accounts import ADMIN_PASSWORD, Cli, _totp, bootstrap_code, served
+from tests.e2e.support import ADMIN_PASSWORD, Cli, _totp, bootstrap_code
 from tests.vault.audit.test_tampering import ENTRIES, _entry, delete, reorder
 from tests.vault.audit.test_tampering import _set_entry as _set
 from vault.audit import ANONYMOUS, Action, Event, append
 from vault.db import create_engine, session_scope
 from vault.settings import load_settings
-
-__all__ = ["served"]
 
 AUDITOR_PASSWORD = "auditor canary 77ab passphrase"
 

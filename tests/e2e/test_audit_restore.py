@@ -18,9 +18,8 @@ import pytest
 
 from tests.api.conftest import RunningServer, start_server
 from tests.e2e.test_audit import Org, org
-from tests.e2e.test_org_accounts import served
 
-__all__ = ["org", "served"]
+__all__ = ["org"]
 
 
 def _operator(org: Org, *args: str, ok: bool = True) -> dict[str, Any]:

@@ -20,9 +20,7 @@ from sqlalchemy.engine import make_url
 from client.home import IDENTITY_FILE, ORG_KEY_FILE
 from crypto import identity
 from tests.api.conftest import RunningServer
-from tests.e2e.test_org_accounts import PASSPHRASE, Cli, _totp, bootstrap_code, served
-
-__all__ = ["served"]  # the fixture, imported for this module's tests
+from tests.e2e.support import PASSPHRASE, Cli, _totp, bootstrap_code
 
 
 def _forms(secret: bytes) -> list[bytes]:

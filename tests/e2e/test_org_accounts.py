@@ -7,98 +7,21 @@ enrolment, a roster, logins and logouts, a disabled user refused, and a key swap
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pyotp
 import pytest
 import sqlalchemy as sa
 
 from client.recovery import recover
 from crypto import age
-from tests.api.conftest import RunningServer, free_port
+from tests.api.conftest import RunningServer
 
-TVAULT = Path(sys.executable).with_name("tvault")
-ADMIN_PASSWORD = "admin canary 91c2 passphrase"
-PASSPHRASE = "identity canary 5d0e"
-CODE = re.compile(r"one-time bootstrap code: ([A-Z2-7-]+)")
+# The helpers moved to tests/e2e/support.py; still importable from here for a while.
+from tests.e2e.support import ADMIN_PASSWORD, CODE, PASSPHRASE, Cli, _totp, bootstrap_code, served
 
-
-def bootstrap_code(server: RunningServer) -> str:
-    """The one-time bootstrap code that `tvault serve` printed on first start."""
-    match = CODE.search(server.output.read_text())
-    assert match, "tvault serve printed no bootstrap code"
-    return match.group(1)
-
-
-class Cli:
-    def __init__(self, tmp_path: Path, server: str) -> None:
-        self.tmp_path = tmp_path
-        self.server = server
-
-    def run(self, *args: str, home: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run tvault and require exit code 0."""
-        return self._run(args, home, 0, env)
-
-    def fails(self, *args: str, home: str, **env: str) -> subprocess.CompletedProcess[str]:
-        """Run tvault and require exit code 1 (refused, or a failed check)."""
-        return self._run(args, home, 1, env)
-
-    def _run(
-        self, args: tuple[str, ...], home: str, expect: int, env: dict[str, str]
-    ) -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, "TVAULT_PASSPHRASE": PASSPHRASE, **env}
-        result = subprocess.run(
-            [str(TVAULT), *args, "--home", str(self.tmp_path / home)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-        )
-        assert result.returncode == expect, result.stdout + result.stderr
-        return result
-
-    def json(self, *args: str, home: str, **env: str) -> Any:
-        return json.loads(self.run(*args, "--json", home=home, **env).stdout)
-
-
-def _totp(secret: str, step_offset: int) -> str:
-    return str(pyotp.TOTP(secret).at(time.time() + 30 * step_offset))
-
-
-@pytest.fixture
-def served(tmp_path: Path, db_url: str) -> Iterator[tuple[RunningServer, str]]:
-    port = free_port()
-    output = tmp_path / "server.log"
-    env = {**os.environ, "TVAULT_DATABASE_URL": db_url, "TVAULT_KDF_PROFILE": "test"}
-    args = [str(TVAULT), "serve", "--dev", "--data-dir", str(tmp_path / "data")]
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [*args, "--host", "localhost", "--port", str(port)],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-    running = RunningServer(process, f"http://localhost:{port}", output)
-    deadline = time.monotonic() + 60
-    while CODE.search(output.read_text()) is None or "startup complete" not in output.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            running.stop()
-            pytest.fail(f"tvault serve did not start:\n{output.read_text()}")
-        time.sleep(0.05)
-    yield running, db_url
-    running.stop()
+__all__ = ["ADMIN_PASSWORD", "CODE", "PASSPHRASE", "Cli", "_totp", "bootstrap_code", "served"]
 
 
 # One long story of many CLI runs: on a loaded machine it outlasts the default 120 s.

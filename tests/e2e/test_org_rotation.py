@@ -20,9 +20,7 @@ import sqlalchemy as sa
 from crypto import note, roster, rotation
 from crypto.roster import ORG_KEY_NAME, canonical_json
 from tests.api.conftest import RunningServer
-from tests.e2e.test_org_accounts import Cli, _totp, bootstrap_code, served
-
-__all__ = ["served"]  # the fixture, imported for this module's tests
+from tests.e2e.support import Cli, _totp, bootstrap_code
 
 PASSWORD = "rotation password 0b7e"
 
