@@ -330,7 +330,7 @@ def revoke(desk: Desk, record: str, username: str) -> list[str]:
 def create_case(desk: Desk, name: str, note: str) -> str:
     """A case whose name and note are sealed to my own recipient; returns its id."""
     metadata = json.dumps({"type": CASE_TYPE, "name": name, "note": note}).encode("utf-8")
-    sealed = seal_small(metadata, [str(desk.me["recipient"])])
+    sealed = seal_small(metadata, [desk.identity().recipient])
     created = desk.server.call("POST", "/cases", {"sealed": sealed}, auth=True)
     return str(created["id"])
 

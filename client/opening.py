@@ -180,10 +180,19 @@ def open_record(desk: Desk, record: str, out_dir: Path, *, age_file: Path | None
     opened = Opened()
     fetched = _open_one(desk, record, out_dir, opened, age_file=age_file)
     if fetched.kind == REPORT:
-        for attachment in attachments_of(desk, record):
+        for attachment in _attachments(desk, record, opened.files[record]):
             _open_one(desk, attachment, out_dir, opened, age_file=None)
         opened.thread = _write_thread(desk, fetched, out_dir, opened)
     return opened
+
+
+def _attachments(desk: Desk, record: str, report: Path) -> list[str]:
+    """The report's attachments as the source listed them inside the sealed report, so the
+    server cannot hide one; the server's listing only for a report that lists none."""
+    named = json.loads(report.read_bytes()).get("attachments")
+    if named is None:
+        return attachments_of(desk, record)
+    return [str(ref["record"]) for ref in named]
 
 
 def _open_one(
