@@ -20,7 +20,17 @@ from typing import Annotated
 
 import typer
 
-from client import accounts, audit, backups, casework_cli, org, prompts, rosters, template
+from client import (
+    accounts,
+    audit,
+    backups,
+    casework_cli,
+    org,
+    prompts,
+    rosters,
+    source_cli,
+    template,
+)
 from client.errors import ClientError
 from client.home import Home
 from client.http import Server
@@ -127,6 +137,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(template.app, name="report")
 backups.register(app)
 casework_cli.register(app)
+source_cli.register(app)
 
 ServerOption = Annotated[str, typer.Option("--server", help="The vault's URL.")]
 OrgOption = Annotated[

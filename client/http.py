@@ -54,10 +54,15 @@ class Server:
             data = None
         if response.is_success:
             return data
-        detail = data.get("detail") if isinstance(data, dict) else None
-        message = f"{self.url} refused ({response.status_code})"
-        if detail:
-            message += f": {detail}"
-        if response.status_code == 429 and response.headers.get("Retry-After"):
-            message += f" (retry in {response.headers['Retry-After']} s)"
-        raise ClientError(message)
+        raise ClientError(refusal(self.url, response, data))
+
+
+def refusal(url: str, response: httpx.Response, data: Any) -> str:
+    """What to tell people of a refused request: the status and the problem's detail."""
+    detail = data.get("detail") if isinstance(data, dict) else None
+    message = f"{url} refused ({response.status_code})"
+    if detail:
+        message += f": {detail}"
+    if response.status_code == 429 and response.headers.get("Retry-After"):
+        message += f" (retry in {response.headers['Retry-After']} s)"
+    return message

@@ -103,16 +103,8 @@ def pin(server: Server, home: Home, fingerprint: str) -> dict[str, Any]:
     still works.
     Returns the org as the server gave it. Raises `ClientError` on any mismatch.
     """
-    try:
-        wanted = roster.normalise_fingerprint(fingerprint)
-    except CryptoError as exc:
-        raise ClientError(exc.diagnostics()) from None
-    org: dict[str, Any] = server.call("GET", "/org")
-    try:
-        public_key = base64.b64decode(org["public_key"], validate=True)
-        presented = roster.fingerprint(public_key)
-    except (KeyError, TypeError, ValueError, CryptoError):
-        raise ClientError("the server sent a malformed org key") from None
+    wanted, org, public_key = served_org(server, fingerprint)
+    presented = roster.fingerprint(public_key)
     pinned = home.state().get("org")
     earlier: list[str] = [] if pinned is None else list(pinned.get("earlier", []))
     known = [roster.fingerprint(base64.b64decode(key)) for key in earlier]
@@ -124,7 +116,7 @@ def pin(server: Server, home: Home, fingerprint: str) -> dict[str, Any]:
     if trusted is None and presented == wanted:
         trusted = public_key
     if trusted != public_key:
-        followed = _follow_rotations(server, trusted, wanted, public_key)
+        followed = follow_rotations(server, trusted, wanted, public_key)
         earlier += [base64.b64encode(r.old_key).decode("ascii") for r in followed]
     state = {"fingerprint": presented, "public_key": org["public_key"]}
     if earlier:
@@ -133,7 +125,23 @@ def pin(server: Server, home: Home, fingerprint: str) -> dict[str, Any]:
     return org
 
 
-def _follow_rotations(
+def served_org(server: Server, fingerprint: str) -> tuple[str, dict[str, Any], bytes]:
+    """`fingerprint` normalised, the org as the server gives it, and the org key it
+    presents (not yet checked). Raises `ClientError` for a malformed fingerprint or key."""
+    try:
+        wanted = roster.normalise_fingerprint(fingerprint)
+    except CryptoError as exc:
+        raise ClientError(exc.diagnostics()) from None
+    org: dict[str, Any] = server.call("GET", "/org")
+    try:
+        public_key = base64.b64decode(org["public_key"], validate=True)
+        roster.fingerprint(public_key)
+    except (KeyError, TypeError, ValueError, CryptoError):
+        raise ClientError("the server sent a malformed org key") from None
+    return wanted, org, public_key
+
+
+def follow_rotations(
     server: Server, trusted: bytes | None, wanted: str, current: bytes
 ) -> list[rotation.Rotation]:
     """The verified chain of rotations from the trusted key (or, when nothing is pinned

@@ -1,0 +1,101 @@
+"""The source's side of the wire (docs/submissions.md): JSON calls whose refusals keep
+their status, and payload chunks uploaded as raw bytes.
+
+A dropped connection or a server error is `DroppedError`, which the uploader retries from the
+server's offset; a 409 on a payload chunk is `OffsetMismatchError`, carrying the offset the
+server holds; every other refusal is a `RefusedError` with the status and the problem's detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from client.errors import ClientError
+from client.http import refusal
+from client.logserver import LogServer
+
+
+class RefusedError(ClientError):
+    """The server refused a request: `status` and the problem's `detail`."""
+
+    def __init__(self, message: str, *, status: int, detail: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+class DroppedError(ClientError):
+    """The connection failed or the server erred (5xx): worth retrying."""
+
+
+class OffsetMismatchError(ClientError):
+    """A chunk did not start where the server's payload ends; `received` is where it does."""
+
+    def __init__(self, received: int) -> None:
+        super().__init__(f"the server holds {received} bytes of this payload")
+        self.received = received
+
+
+class SourceServer(LogServer):
+    """A `LogServer` (checkpoints and proofs) that speaks the source's endpoints."""
+
+    def __enter__(self) -> SourceServer:
+        return self
+
+    def send(self, method: str, path: str, body: Any = None) -> Any:
+        """One JSON request; its decoded answer. Raises `RefusedError` or `DroppedError`."""
+        return _decoded(self, self._request(method, path, json=body))
+
+    def put_payload(self, submission: str, record: str, *, offset: int, data: bytes) -> int:
+        """Upload `data` at `offset` of a record's payload; the bytes the server now holds.
+
+        Raises `OffsetMismatchError` (409 with `received`), `DroppedError` or `RefusedError`.
+        """
+        response = self._request(
+            "PUT",
+            f"/submissions/{submission}/records/{record}/payload",
+            params={"offset": offset},
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        if response.status_code == 409:
+            problem = _json(response)
+            received = problem.get("received") if isinstance(problem, dict) else None
+            if isinstance(received, int) and not isinstance(received, bool) and received >= 0:
+                raise OffsetMismatchError(received)
+        answer = _decoded(self, response)
+        try:
+            received = answer["received"]
+        except (KeyError, TypeError):
+            raise ClientError(f"{self.url} sent a malformed answer to a chunk") from None
+        if not isinstance(received, int):
+            raise ClientError(f"{self.url} sent a malformed answer to a chunk")
+        return received
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise DroppedError(f"lost the connection to {self.url}: {exc}") from None
+        if response.status_code >= 500:
+            raise DroppedError(f"{self.url} failed ({response.status_code})")
+        return response
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _decoded(server: SourceServer, response: httpx.Response) -> Any:
+    data = _json(response)
+    if response.is_success:
+        return data
+    detail = data.get("detail") if isinstance(data, dict) else None
+    raise RefusedError(
+        refusal(server.url, response, data), status=response.status_code, detail=detail
+    )
