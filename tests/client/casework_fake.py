@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client.casework import Desk, RecordServer
@@ -360,6 +361,17 @@ class FakeVault:
             if c["owner"] == account
         ]
         return httpx.Response(200, json=mine)
+
+
+def staffed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeVault:
+    """A vault with an intake caseworker in1, a caseworker cw2 and an auditor au1, its
+    roster published; identity files open with TVAULT_PASSPHRASE."""
+    monkeypatch.setenv("TVAULT_PASSPHRASE", PASSPHRASE)
+    fake = FakeVault(tmp_path)
+    for user, role in [("in1", "intake"), ("cw2", "caseworker"), ("au1", "auditor")]:
+        fake.enrol(user, role)
+    fake.publish()
+    return fake
 
 
 def _b64(data: bytes) -> str:

@@ -22,19 +22,14 @@ from client.fetchproof import verify_fetch
 from crypto import note
 from crypto.checkpoint import parse_checkpoint, sign_checkpoint
 from crypto.errors import ProofError
-from tests.client.casework_fake import PASSPHRASE, URL, FakeVault
+from tests.client.casework_fake import URL, FakeVault, staffed
 
 UN_ONLY = {"share_with_un_working_groups": True, "publish": False, "recontact": False}
 
 
 @pytest.fixture
 def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeVault:
-    monkeypatch.setenv("TVAULT_PASSPHRASE", PASSPHRASE)
-    fake = FakeVault(tmp_path)
-    for user, role in [("in1", "intake"), ("cw2", "caseworker"), ("au1", "auditor")]:
-        fake.enrol(user, role)
-    fake.publish()
-    return fake
+    return staffed(tmp_path, monkeypatch)
 
 
 def test_the_inbox_lists_what_i_hold_with_names_from_the_roster(vault: FakeVault) -> None:

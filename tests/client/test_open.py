@@ -21,7 +21,7 @@ from client.replying import reply
 from crypto import age, messages
 from crypto.checkpoint import Checkpoint, sign_checkpoint
 from crypto.envelope import open_report_plaintext
-from tests.client.casework_fake import PASSPHRASE, FakeVault, hostile_tar
+from tests.client.casework_fake import FakeVault, hostile_tar, staffed
 
 PHOTO = os.urandom(300_000)
 NOTES = "그는 2024년 5월에 체포되었다.\n".encode()
@@ -29,12 +29,7 @@ NOTES = "그는 2024년 5월에 체포되었다.\n".encode()
 
 @pytest.fixture
 def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeVault:
-    monkeypatch.setenv("TVAULT_PASSPHRASE", PASSPHRASE)
-    fake = FakeVault(tmp_path)
-    for user, role in [("in1", "intake"), ("cw2", "caseworker"), ("au1", "auditor")]:
-        fake.enrol(user, role)
-    fake.publish()
-    return fake
+    return staffed(tmp_path, monkeypatch)
 
 
 def _files(out: Path) -> set[str]:
