@@ -2,6 +2,6 @@
 `tvault serve --dev` on each engine (see tests/e2e/support.py)."""
 
 from tests.db import db_settings, db_url, engine, postgresql, sqlite_template
-from tests.e2e.support import served
+from tests.e2e.support import served, staffed
 
-__all__ = ["db_settings", "db_url", "engine", "postgresql", "served", "sqlite_template"]
+__all__ = ["db_settings", "db_url", "engine", "postgresql", "served", "sqlite_template", "staffed"]
