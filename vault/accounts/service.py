@@ -48,6 +48,7 @@ from vault.models import (
     RosterVersion,
     ServerKey,
 )
+from vault.records.deletion import drop_holder
 
 USERNAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{1,62}")
 USERNAME_RULE: Final = "a username is 2 to 63 of a-z, 0-9, '.', '_' and '-', starting alphanumeric"
@@ -268,7 +269,8 @@ class Accounts:
         return IssuedCode(account, code.id, server_half, code.expires_on)
 
     def disable_user(self, admin: Account, *, username: str) -> None:
-        """Disable the account, end its sessions and void its unused enrolment codes."""
+        """Disable the account, end its sessions, void its unused enrolment codes and delete
+        its record headers (DESIGN.md section 2), all in one transaction."""
         self._require_admin(admin)
         if username == admin.username:
             raise Conflict("an admin cannot disable their own account")
@@ -282,6 +284,7 @@ class Accounts:
             session.add(account)
             assert account.id is not None
             sessions.revoke_all(session, account_id=account.id)
+            drop_holder(session, account.opaque_id)
             for code in session.exec(
                 select(EnrolmentCode).where(EnrolmentCode.account_id == account.id)
             ):

@@ -19,6 +19,7 @@ from vault.audit.checkpoints import (
 from vault.audit.events import (
     ANONYMOUS,
     OPERATOR,
+    RETENTION,
     UNKNOWN,
     Action,
     Event,
@@ -39,6 +40,7 @@ from vault.audit.store import (
 __all__ = [
     "ANONYMOUS",
     "OPERATOR",
+    "RETENTION",
     "UNKNOWN",
     "Action",
     "Event",

@@ -43,6 +43,10 @@ OPERATOR: Final = "operator"
 """The actor of what the server's operator does on the host, e.g. a restore from backup:
 the operator has no account, and the log says so rather than naming one."""
 
+RETENTION: Final = "retention"
+"""The actor of a deletion by the retention policy (`TVAULT_RETENTION_DAYS`): no person
+chose that record on that day, so the log names the policy, not an account or the operator."""
+
 OPAQUE_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{16,64}$"
 """An account's or record's opaque id: random, URL-safe, at least 16 characters.
 
@@ -82,7 +86,9 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 OpaqueId = Annotated[str, StringConstraints(pattern=OPAQUE_ID_PATTERN)]
 Actor = Annotated[
     str,
-    StringConstraints(pattern=rf"{OPAQUE_ID_PATTERN}|^{ANONYMOUS}$|^{UNKNOWN}$|^{OPERATOR}$"),
+    StringConstraints(
+        pattern=rf"{OPAQUE_ID_PATTERN}|^{ANONYMOUS}$|^{UNKNOWN}$|^{OPERATOR}$|^{RETENTION}$"
+    ),
 ]
 Commitment = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_.-]{0,47}$")]
@@ -161,8 +167,9 @@ class Event(BaseModel):
     day: date = Field(default_factory=utc_today)
     #: The record acted on.
     record: OpaqueId | None = None
-    #: Which part of a record was fetched: its header (the key stanza) or its payload.
-    part: Literal["header", "payload"] | None = None
+    #: Which part of a record was fetched: its header (the key stanza), its payload, or its
+    #: thread (the replies and follow-ups).
+    part: Literal["header", "payload", "thread"] | None = None
     #: The payload commitment of a submission, lowercase hex SHA-256.
     commitment: Commitment | None = None
     #: The accounts a submission was sealed to, sorted and unique.
@@ -194,6 +201,8 @@ class Event(BaseModel):
             raise ValueError(f'only a failed login has the actor "{UNKNOWN}"')
         if self.actor == OPERATOR and self.action is not Action.BACKUP_RESTORED:
             raise ValueError(f'only a restore has the actor "{OPERATOR}"')
+        if self.actor == RETENTION and self.action is not Action.RECORD_DELETED:
+            raise ValueError(f'only a deletion has the actor "{RETENTION}"')
         return self
 
 
