@@ -222,6 +222,10 @@ def fetch_header(desk: Desk, record: str) -> FetchedHeader:
                 proof.checkpoint,
                 lambda size1, size2: desk.server.consistency(size1=size1, size2=size2),
             )
+            # Appended by this very request, the entry lies past all this home saw before;
+            # an older one is an earlier fetch's answer replayed, this fetch unlogged.
+            if int(served["fetch"]["index"]) < previous.tree_size:
+                raise ProofError("the fetch entry is an old one: this fetch was not logged")
         header = base64.b64decode(served["header"], validate=True)
         size, kind = int(served["size"]), str(served["kind"])
         holders = tuple(str(h) for h in served.get("holders") or ())
