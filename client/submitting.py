@@ -150,7 +150,7 @@ def submit(
 ) -> Submitted:
     """Seal and upload; return what the source must keep. Raises `ClientError` saying why.
 
-    `announce(codename, resumed)` is called before the first byte is uploaded.
+    `announce(codename, resumed)` is called before the first payload byte is uploaded.
     """
     raw, report = read_report(report_path)
     attachments = check_attachments(attachment_paths)
@@ -169,10 +169,14 @@ def submit(
     else:
         codename = generate(wordlist(lang))
         keys = org.derive(codename, profile)
-    announce(codename, state is not None)
     resumed = state is not None
     if state is None:
         state = _create(server, org, report, keys, attachments, holders)
+    # Shown once the server took the submission, so a refusal shows no codename in vain;
+    # and before the resume file is written, so no run leaves one whose codename was
+    # never shown.
+    announce(codename, resumed)
+    if not resumed:
         resume.save(keys.resume_key, state)
     plaintexts = _plaintexts(report, keys, attachments, state)
     commitments = _upload(server, state, plaintexts, progress)
