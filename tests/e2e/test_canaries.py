@@ -1,5 +1,7 @@
 """Canaries: no password, TOTP secret, session token, enrolment secret or private key is
-stored or logged in the clear, on SQLite and on PostgreSQL.
+stored or logged in the clear, on SQLite and on PostgreSQL; nor, after a submission, its
+fetch, a reply and the source's lookup, any report text, attachment file name, reply,
+codename (whole, or any two of its words in a row) or client address.
 
 The real CLI sets the org up against `tvault serve` with distinctive secrets; then the raw
 database (SQLite: the database, WAL and shared-memory files byte by byte; PostgreSQL: a
@@ -10,7 +12,11 @@ secret in every form it could take (text, raw bytes, hex, base64, base32).
 from __future__ import annotations
 
 import base64
+import itertools
+import json
+import re
 import subprocess
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -20,7 +26,15 @@ from sqlalchemy.engine import make_url
 from client.home import IDENTITY_FILE, ORG_KEY_FILE
 from crypto import identity
 from tests.api.conftest import RunningServer
-from tests.e2e.support import PASSPHRASE, Cli, _totp, bootstrap_code
+from tests.e2e.support import (
+    INTAKE,
+    PASSPHRASE,
+    Cli,
+    StaffedOrg,
+    _totp,
+    bootstrap_code,
+    korean_report,
+)
 
 
 def _forms(secret: bytes) -> list[bytes]:
@@ -134,3 +148,77 @@ def test_no_secret_reaches_the_database_or_the_log(
     ]
     assert not found
     assert b"canary" not in database.lower() + log.lower()  # no canary of any kind
+
+
+def _text_forms(text: str) -> list[bytes]:
+    """`text` as UTF-8 (composed and decomposed), JSON-escaped, and in the forms of `_forms`."""
+    encoded = text.encode()
+    escaped = json.dumps(text)[1:-1].encode()  # \uXXXX for every Hangul syllable
+    decomposed = unicodedata.normalize("NFD", text).encode()
+    return [*_forms(encoded), escaped, decomposed]
+
+
+def _codename_forms(codename: str) -> list[bytes]:
+    """The codename whole, however its words are joined, and every two words in a row."""
+    words = codename.split()
+    forms = [form for sep in (" ", "-", "", "\n", ",") for form in _text_forms(sep.join(words))]
+    for first, second in itertools.pairwise(words):
+        forms += _text_forms(f"{first} {second}") + _text_forms(first + second)
+    return forms
+
+
+# A submission, a fetch, a reply and a lookup, each many CLI runs on a loaded machine.
+@pytest.mark.timeout(600)
+def test_no_report_text_file_name_codename_or_address_is_stored_or_logged(
+    staffed: StaffedOrg,
+) -> None:
+    org, cli = staffed, staffed.cli
+    tag = uuid.uuid4().hex[:12]
+    narrative = f"canary-narrative-{tag}: 제 동생은 작년 겨울 국경에서 붙잡혔습니다. {tag}"
+    name = "황보카나리"
+    hometown = f"canary-hometown-{tag} 양강도 혜산시"
+    file_name = f"canary-file-{tag} 증거 사진.jpg"
+    reply = f"canary-reply-{tag}: 잘 받았습니다."
+    files = org.tmp_path / "source-files"
+    files.mkdir()
+    (files / file_name).write_bytes(b"the photo's bytes are sealed; its name is the canary")
+    template = json.loads(cli.run("report", "template", "--lang", "ko", home="template").stdout)
+    detainee = {**template["detainee"], "name_hangul": name, "hometown": hometown}
+    report = korean_report(files / "report.json", cli, narrative=narrative, detainee=detainee)
+
+    submitted = org.submit(report, files / file_name)
+    record, codename = submitted["record_id"], submitted["codename"]
+    opened = cli.json("open", record, "--out", str(org.tmp_path / "opened"), home=INTAKE)
+    assert file_name in {Path(path).name for path in opened["files"].values()}
+    cli.json("reply", record, "--message", reply, home=INTAKE)
+    assert [r["message"] for r in org.replies(codename)["replies"]] == [reply]
+
+    log = org.server.stop().encode()  # stopped, so SQLite's files are all written out
+    database = _database_bytes(org.db_url)
+    data_dir = b"".join(p.read_bytes() for p in sorted((org.tmp_path / "data").rglob("*"))
+                        if p.is_file())  # fmt: skip
+    canaries: dict[str, list[bytes]] = {
+        "report text": _text_forms(narrative) + _text_forms(tag),
+        "detainee's name": _text_forms(name),
+        "hometown": _text_forms(hometown),
+        "attachment file name": _text_forms(file_name) + _text_forms(Path(file_name).stem),
+        "reply text": _text_forms(reply),
+        "codename": _codename_forms(codename),
+        "client address": _text_forms("127.0.0.1"),
+    }
+
+    # The search sees the data: what is meant to be stored is found.
+    assert record.encode() in database
+    found = [
+        f"{what} in the {place}"
+        for what, forms in canaries.items()
+        for place, haystack in (
+            ("database", database),
+            ("data directory", data_dir),
+            ("server's output", log),
+        )
+        if any(form in haystack for form in forms)
+    ]
+    assert not found
+    assert re.search(rb"(?<![0-9A-Fa-f:])::1(?![0-9A-Fa-f:])", log) is None  # IPv6 loopback
+    assert b"canary" not in database.lower() + data_dir.lower() + log.lower()
