@@ -5,10 +5,11 @@
   every e2e module has it without an import) runs one on each engine of `db_url`.
 - `Cli` runs the console script with its own home per person and checks the exit code.
 - `bootstrap_code()` reads the one-time code the server printed; `totp()` makes a code.
-- `set_up_org()` builds an org with an admin, an intake caseworker, a second caseworker and
+- `set_up_staff()` builds an org with an admin, an intake caseworker, a second caseworker and
   an auditor, all enrolled, the roster published and everyone logged in (the `staffed`
   fixture: one on the `served` server); `korean_report()` fills in the Korean template;
-  `age_identity()` reads a caseworker's age identity, for stock age tools.
+  `age_identity()` reads a caseworker's age identity, for stock age tools;
+  `public_roster_swapped()` plays a server that swaps the intake key in the public roster.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pytest
 import sqlalchemy as sa
 
 from client.home import IDENTITY_FILE
-from crypto import identity
+from crypto import age, identity
 from tests.api.conftest import RunningServer, free_port
 
 TVAULT = Path(sys.executable).with_name("tvault")
@@ -270,3 +271,28 @@ def age_identity(home: Path) -> str:
         key = identity.load(source, passphrase=PASSPHRASE)
     assert key.age_identity is not None, f"{home} holds a signing-only identity"
     return key.age_identity
+
+
+@contextmanager
+def public_roster_swapped(org: StaffedOrg) -> Iterator[None]:
+    """As a malicious server, for the length of the block: the newest public roster has
+    its first intake recipient swapped for a key of the server's own (same type); the
+    original row is put back afterwards."""
+    select = "SELECT version, signed_public_roster FROM roster_version ORDER BY version DESC"
+    update = "UPDATE roster_version SET signed_public_roster = :r WHERE version = :v"
+    engine = org.database()
+    try:
+        with engine.begin() as connection:
+            version, signed = connection.execute(sa.text(select + " LIMIT 1")).one()
+            signed = bytes(signed)
+            intake = re.search(rb"age1[0-9a-z]+", signed)
+            assert intake is not None, "no recipient in the public roster"
+            kind: Any = org.recipient_type
+            ours = age.recipient_of(age.generate_identity(kind)).encode()
+            forged = signed.replace(intake.group(), ours)
+            connection.execute(sa.text(update), {"r": forged, "v": version})
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(update), {"r": signed, "v": version})
+        engine.dispose()

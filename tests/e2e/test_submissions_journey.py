@@ -27,10 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from client.sourcing import wordlist
-from crypto import age
 from crypto.codename import generate
 from crypto.envelope import open_report_plaintext
 from tests.api.conftest import RunningServer
@@ -41,6 +39,7 @@ from tests.e2e.support import (
     StaffedOrg,
     age_identity,
     korean_report,
+    public_roster_swapped,
     serve,
     set_up_staff,
 )
@@ -235,36 +234,6 @@ def _refused(stderr: str, *words: str) -> None:
         assert re.search(word, message, re.IGNORECASE), (word, message)
 
 
-def _tamper_public_roster(org: StaffedOrg) -> tuple[int, bytes]:
-    """As a malicious server: swap the intake recipient in the newest public roster for a
-    key of the server's own. Returns the row's version and its original bytes."""
-    with org.database().begin() as connection:
-        version, signed = connection.execute(
-            sa.text(
-                "SELECT version, signed_public_roster FROM roster_version "
-                "ORDER BY version DESC LIMIT 1"
-            )
-        ).one()
-        signed = bytes(signed)
-        ours = age.recipient_of(age.generate_identity(org.recipient_type))  # type: ignore[arg-type]
-        theirs = re.search(rb"age1[0-9a-z]+", signed)
-        assert theirs is not None, "no recipient in the public roster"
-        forged = signed.replace(theirs.group(), ours.encode())
-        connection.execute(
-            sa.text("UPDATE roster_version SET signed_public_roster = :r WHERE version = :v"),
-            {"r": forged, "v": version},
-        )
-    return version, signed
-
-
-def _restore_public_roster(org: StaffedOrg, version: int, signed: bytes) -> None:
-    with org.database().begin() as connection:
-        connection.execute(
-            sa.text("UPDATE roster_version SET signed_public_roster = :r WHERE version = :v"),
-            {"r": signed, "v": version},
-        )
-
-
 @pytest.mark.timeout(600)
 def test_bad_input_is_refused_clearly_and_loses_nothing(limited: StaffedOrg) -> None:
     org, cli = limited, limited.cli
@@ -311,12 +280,9 @@ def test_bad_input_is_refused_clearly_and_loses_nothing(limited: StaffedOrg) -> 
     _refused(refused.stderr, "large|limit|size|bytes|MiB|KiB")
 
     # A tampered roster: the server swapped the intake key in the public roster.
-    version, signed = _tamper_public_roster(org)
-    try:
+    with public_roster_swapped(org):
         refused = cli.fails(*org.submit_args(report), home="source")
         _refused(refused.stderr, "roster|signature")
-    finally:
-        _restore_public_roster(org, version, signed)
 
     # Nothing was lost, and nothing half-made is visible.
     assert {item["id"] for item in cli.json("inbox", home=INTAKE)} == held
