@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.engine import Engine
 
-from api import admin, auth, cases, enrol, health, log, org, records
+from api import admin, auth, cases, enrol, health, log, org, records, sources, submissions, tokens
 from api.deps import accounts_lifespan
 from api.docs import install_docs
 from api.headers import SecurityHeaders
@@ -58,13 +58,19 @@ def create_app(
     v1.include_router(log.router)
     for router in (org.router, auth.router, admin.router, enrol.router):
         v1.include_router(router)
+    for router in (tokens.router, submissions.router, sources.router):
+        v1.include_router(router)
     v1.include_router(records.router)
     v1.include_router(cases.router)
     app.include_router(v1)
     # Each add_middleware wraps the ones before it, so ForgetClientAddress runs first and
     # the address is gone before anything else sees the request; every response, the
     # body limit's refusals included, passes through SecurityHeaders.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        overrides=submissions.body_limit_overrides(settings, API_PREFIX),
+    )
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ForgetClientAddress)
     return app

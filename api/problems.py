@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vault.accounts.errors import SlowDown, Unauthenticated
 from vault.errors import ConfigError, Conflict, Forbidden, Invalid, NotFound, VaultError
+from vault.submissions.errors import TooLarge
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -79,6 +80,7 @@ _VAULT_STATUS: dict[type[VaultError], int] = {
     NotFound: 404,
     Conflict: 409,
     SlowDown: 429,
+    TooLarge: 413,
     ConfigError: 500,
 }
 
@@ -94,7 +96,9 @@ async def _vault_error(request: Request, exc: Exception) -> ProblemResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if isinstance(exc, SlowDown):
         headers["Retry-After"] = str(exc.retry_after)
-    return problem_response(status, exc.diagnostics(), headers=headers)
+    # A few errors carry members a client acts on (e.g. the offset to resume an upload at).
+    extensions: dict[str, Any] = getattr(exc, "problem_extensions", dict)()
+    return problem_response(status, exc.diagnostics(), headers=headers, **extensions)
 
 
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     staged_upload_days: int = Field(default=2, ge=1)
     #: Delete records this many days after submission; None keeps them.
     retention_days: int | None = Field(default=None, ge=1)
+    #: Requests a second, on average and at once, that each anonymous route takes from
+    #: everyone together (the proof of work is what slows each source down).
+    anonymous_rate: float = Field(default=50.0, gt=0)
+    anonymous_burst: int = Field(default=200, ge=1)
 
     @field_validator("data_dir")
     @classmethod
