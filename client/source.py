@@ -1,7 +1,7 @@
 """The source's side of the wire (docs/submissions.md): JSON calls whose refusals keep
 their status, and payload chunks uploaded as raw bytes.
 
-A dropped connection or a server error is `DroppedError`, which the uploader retries from the
+A dropped connection, a server error or a 429 is `DroppedError`, which the uploader retries from the
 server's offset; a 409 on a payload chunk is `OffsetMismatchError`, carrying the offset the
 server holds; every other refusal is a `RefusedError` with the status and the problem's detail.
 """
@@ -27,7 +27,12 @@ class RefusedError(ClientError):
 
 
 class DroppedError(ClientError):
-    """The connection failed or the server erred (5xx): worth retrying."""
+    """The connection failed, the server erred (5xx) or is busy (429): worth retrying,
+    not before `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class OffsetMismatchError(ClientError):
@@ -81,7 +86,20 @@ class SourceServer(LogServer):
             raise DroppedError(f"lost the connection to {self.url}: {exc}") from None
         if response.status_code >= 500:
             raise DroppedError(f"{self.url} failed ({response.status_code})")
+        if response.status_code == 429:
+            raise DroppedError(
+                f"{self.url} is busy (429)",
+                retry_after=_seconds(response.headers.get("Retry-After")),
+            )
         return response
+
+
+def _seconds(value: str | None) -> float:
+    """A `Retry-After` in seconds (an HTTP date counts as a minute), capped at 10 minutes."""
+    try:
+        return min(600.0, max(0.0, float(value or 0)))
+    except ValueError:
+        return 60.0
 
 
 def _json(response: httpx.Response) -> Any:

@@ -249,10 +249,10 @@ def _call(server: SourceServer, method: str, path: str, body: Any) -> Any:
     for attempt in range(RETRIES):
         try:
             return server.send(method, path, body)
-        except DroppedError:
+        except DroppedError as exc:
             if attempt == RETRIES - 1:
                 raise
-            _sleep(attempt)
+            _sleep(attempt, exc.retry_after)
         except RefusedError as exc:
             raise ClientError(_plain(exc)) from None
     raise AssertionError("unreachable")  # pragma: no cover
@@ -269,8 +269,8 @@ def _plain(exc: RefusedError) -> str:
     return str(exc)
 
 
-def _sleep(attempt: int) -> None:
-    time.sleep(min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt))
+def _sleep(attempt: int, at_least: float = 0.0) -> None:
+    time.sleep(max(at_least, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
 
 
 # --- resuming ----------------------------------------------------------------------
@@ -434,10 +434,10 @@ class _ChunkSink:
                 )
             except OffsetMismatchError as mismatch:
                 received = mismatch.received
-            except DroppedError:
+            except DroppedError as exc:
                 if attempt == RETRIES - 1:
                     raise
-                _sleep(attempt)
+                _sleep(attempt, exc.retry_after)
                 try:
                     received = _status(self.server, self.state)[self.record.id]
                 except (DroppedError, KeyError):

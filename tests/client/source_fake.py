@@ -81,6 +81,8 @@ class SourceVault:
         # Before the PUT numbers listed, the server loses the last 1000 bytes it held.
         self.forget: set[int] = set()
         self.conflicts = 0
+        # The PUT numbers listed answer 429, as a server over its anonymous rate does.
+        self.busy: set[int] = set()
         self.puts = 0
         self.roster_text = ""
         self.version = 0
@@ -296,6 +298,8 @@ class SourceVault:
         self.puts += 1
         if self.puts in self.drop:
             raise httpx.ConnectError("dropped")
+        if self.puts in self.busy:
+            return httpx.Response(429, headers={"Retry-After": "0"}, json={"detail": "busy"})
         record = self.records[rid]
         if self.puts in self.forget:
             del record.data[-1000:]

@@ -104,7 +104,7 @@ def test_the_declared_size_is_padded_and_hides_the_length(tmp_path: Path) -> Non
     assert sizes[0] == sizes[1] >= payload_size(envelope.REPORT_MIN_SIZE)
 
 
-def test_dropped_connections_and_lost_acknowledgements_are_retried(
+def test_dropped_connections_lost_acknowledgements_and_busy_answers_are_retried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("client.submitting.BACKOFF_SECONDS", 0.0)
@@ -112,6 +112,7 @@ def test_dropped_connections_and_lost_acknowledgements_are_retried(
     vault.drop = {2, 3, 7}
     vault.lose_ack = {5, 9}
     vault.forget = {11}  # the next chunk no longer starts where the server's data ends
+    vault.busy = {13, 14}
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(400_000))
     done, _ = run(vault, tmp_path, attach=[big])
