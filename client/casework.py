@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,11 +33,15 @@ from client.logserver import LogServer
 from client.org import load_identity
 from client.rosters import RECIPIENT_ROLES, check_served
 from crypto import age, messages
+from crypto.envelope import display_name
 from crypto.errors import CryptoError, NoIdentityMatchError, ProofError
 from crypto.identity import DeviceIdentity
 from crypto.roster import Roster
 
 RECOVERY_HOLDER: Final = "recovery-recipient"
+#: What a record, case or account id may look like (vault.audit.events.OPAQUE_ID_PATTERN):
+#: ids from the server name files and URL paths here, so nothing else is accepted.
+_ID: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CASE_TYPE: Final = "tvault-case/v1"
 #: Replies, follow-ups and case metadata are small; a larger plaintext is refused unread.
 MAX_SMALL_PLAINTEXT: Final = 1 << 20
@@ -201,6 +206,13 @@ def seal_small(plaintext: bytes, recipients: list[str]) -> str:
 # --- headers and their fetch proofs --------------------------------------------------
 
 
+def checked_id(value: str, what: str = "record") -> str:
+    """`value` if it can be an id; `ClientError` otherwise (a path, say, from a server)."""
+    if not _ID.fullmatch(value):
+        raise ClientError(f"{display_name(value)!s} is not a {what} id")
+    return value
+
+
 def fetch_header(desk: Desk, record: str) -> FetchedHeader:
     """Fetch my header of `record` (the server logs the fetch) and verify its proof.
 
@@ -208,7 +220,7 @@ def fetch_header(desk: Desk, record: str) -> FetchedHeader:
     checkpoint it comes with must extend the one this home kept before; it is then kept.
     Raises `ClientError` saying what failed; nothing of the answer is used before that.
     """
-    served = desk.server.call("GET", f"/records/{record}/header", auth=True)
+    served = desk.server.call("GET", f"/records/{checked_id(record)}/header", auth=True)
     if not isinstance(served, dict):
         raise ClientError("the server sent a malformed header answer")
     account = str(desk.me["id"])
@@ -278,7 +290,7 @@ def inbox(desk: Desk) -> list[dict[str, Any]]:
 
 def attachments_of(desk: Desk, record: str) -> list[str]:
     """The ids of the records I hold whose parent is `record`, in the server's order."""
-    return [str(r["id"]) for r in records(desk) if r.get("parent") == record]
+    return [checked_id(str(r["id"])) for r in records(desk) if r.get("parent") == record]
 
 
 # --- grant and revoke -----------------------------------------------------------------
@@ -323,7 +335,8 @@ def revoke(desk: Desk, record: str, username: str) -> list[str]:
     target = _colleague(desk, username)
     revoked = []
     for rid in [record, *attachments_of(desk, record)]:
-        desk.server.call("DELETE", f"/records/{rid}/grants/{target['id']}", auth=True)
+        target_id = checked_id(str(target["id"]), "account")
+        desk.server.call("DELETE", f"/records/{checked_id(rid)}/grants/{target_id}", auth=True)
         revoked.append(rid)
     return revoked
 
@@ -340,7 +353,8 @@ def create_case(desk: Desk, name: str, note: str) -> str:
 
 
 def add_to_case(desk: Desk, case: str, record: str) -> None:
-    desk.server.call("POST", f"/cases/{case}/records", {"record": record}, auth=True)
+    path = f"/cases/{checked_id(case, 'case')}/records"
+    desk.server.call("POST", path, {"record": checked_id(record)}, auth=True)
 
 
 def list_cases(desk: Desk) -> list[dict[str, Any]]:

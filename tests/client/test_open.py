@@ -240,3 +240,15 @@ def test_a_forged_reply_refuses_the_thread(vault: FakeVault, tmp_path: Path) -> 
     )
     with pytest.raises(ClientError, match="refusing the thread"):
         open_record(vault.desk("in1"), source.report, tmp_path / "out")
+
+
+def test_a_record_id_that_is_a_path_is_refused(vault: FakeVault, tmp_path: Path) -> None:
+    source = vault.submit(holders=["in1"])
+    lure = vault.submit(holders=["in1"])
+    # The server lists a child of the report whose id would lead out of DIR.
+    vault.records["../../escaped-0000000000"] = vault.records.pop(lure.report)
+    vault.records["../../escaped-0000000000"].parent = source.report
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(ClientError, match="is not a record id"):
+        open_record(vault.desk("in1"), source.report, out)
+    assert _files(tmp_path / "deep") == {"out"}
