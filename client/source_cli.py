@@ -92,7 +92,8 @@ class _Bar:
             self.progress.update(self.task, completed=done)
 
     def stop(self) -> None:
-        self.progress.stop()
+        if self.task is not None:
+            self.progress.stop()
 
 
 def _announce(console: Console) -> Callable[[Codename, bool], None]:
