@@ -29,11 +29,17 @@ from vault.submissions.errors import Busy
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    """Requests of `method` whose path matches `path` (a full match) get `max_bytes`."""
+    """Requests of `method` whose path matches `path` (a full match) get `max_bytes`.
+
+    With `streamed`, a body whose Content-Length is within the limit goes to the route
+    unbuffered, so a large chunk is held once (by the route), not twice; the server
+    refuses a body longer than its declared length, and the route reads it all anyway.
+    """
 
     method: str
     path: re.Pattern[str]
     max_bytes: int
+    streamed: bool = False
 
 
 class BodyLimit:
@@ -45,20 +51,23 @@ class BodyLimit:
         self.max_bytes = max_bytes
         self.overrides = tuple(overrides)
 
-    def _limit(self, scope: Scope) -> int:
+    def _limit(self, scope: Scope) -> tuple[int, bool]:
         for override in self.overrides:
             if scope["method"] == override.method and override.path.fullmatch(scope["path"]):
-                return override.max_bytes
-        return self.max_bytes
+                return override.max_bytes, override.streamed
+        return self.max_bytes, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self._limit(scope)
+        limit, streamed = self._limit(scope)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await self._refuse(scope, receive, send, limit)
+            return
+        if streamed and declared is not None:
+            await self.app(scope, receive, send)
             return
         buffered: list[Message] = []
         size = 0

@@ -36,6 +36,7 @@ from vault.audit import LoggedEvent
 from vault.errors import Invalid
 from vault.models import RecordKind
 from vault.settings import Settings
+from vault.submissions.errors import TooLarge
 from vault.submissions.pow import ProofOfWork, load_or_create_key
 from vault.submissions.service import (
     Completed,
@@ -282,6 +283,7 @@ def body_limit_overrides(settings: Settings, prefix: str) -> list[Override]:
             "PUT",
             re.compile(rf"{root}/[A-Z2-7]{{26}}/records/[A-Z2-7]{{26}}/payload"),
             settings.max_chunk_bytes,
+            streamed=True,
         ),
         Override("POST", re.compile(root), whole),
         Override("POST", re.compile(rf"{root}/[A-Z2-7]{{26}}/complete"), headers),
@@ -343,6 +345,26 @@ def create_submission(
     )
 
 
+async def read_chunk(request: Request, limit: int) -> bytearray:
+    """The request body, at most `limit` bytes, read into one buffer of its declared size:
+    the only copy of the chunk the server holds while it stores it."""
+    declared = request.headers.get("content-length", "")
+    chunk = bytearray(int(declared)) if declared.isdigit() and int(declared) <= limit else None
+    size = 0
+    async for piece in request.stream():
+        if size + len(piece) > limit:
+            raise TooLarge(f"a chunk is at most {limit} bytes")
+        if chunk is None or size + len(piece) > len(chunk):
+            chunk = (chunk or bytearray())[:size] + piece
+        else:
+            chunk[size : size + len(piece)] = piece
+        size += len(piece)
+    if chunk is None:
+        return bytearray()
+    del chunk[size:]
+    return chunk
+
+
 @router.put("/{submission_id}/records/{record_id}/payload")
 async def put_chunk(
     submission_id: SubmissionId,
@@ -354,7 +376,7 @@ async def put_chunk(
     """Store the request body (`application/octet-stream`, at most `chunk_bytes`) at
     `offset` of the record's payload; 409 with `received` if the server holds another
     length, so the client resumes there."""
-    data = await request.body()
+    data = await read_chunk(request, _settings(request).max_chunk_bytes)
     received = await run_in_threadpool(
         submissions.append_chunk, submission_id, record_id, offset=offset, data=data
     )

@@ -10,8 +10,10 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -23,6 +25,7 @@ from crypto.checkpoint import open_checkpoint
 from crypto.codename import lookup_hash
 from crypto.merkle.rfc6962 import hash_leaf
 from crypto.roster import canonical_json
+from tests.api.conftest import start_server
 from tests.db import db_settings, db_url, engine, postgresql, sqlite_template  # noqa: F401
 from tests.vault.submissions.support import (
     OrgSetup,
@@ -39,9 +42,9 @@ from tests.vault.submissions.support import (
 )
 from vault.accounts.codes import today
 from vault.audit import decode_event
-from vault.db import session_scope
+from vault.db import create_engine, session_scope
 from vault.models import Record, RecordHeader
-from vault.settings import Settings
+from vault.settings import Settings, load_settings
 from vault.submissions.service import expire_staged
 
 SECRET = os.urandom(32)
@@ -289,3 +292,43 @@ def test_abandoned_uploads_expire(
     problem(http.get(f"/v1/submissions/{created['id']}"), 404)
     with session_scope(engine, readonly=True) as session:
         assert session.exec(select(Record)).all() == []
+
+
+def _resident_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def test_a_large_upload_holds_one_chunk_at_a_time(tmp_path: Path) -> None:
+    # A real server: its memory must not grow with the payload, only with one chunk.
+    server = start_server(tmp_path / "data", tmp_path / "server.log")
+    try:
+        settings = load_settings(data_dir=tmp_path / "data")
+        database = create_engine(settings)
+        try:
+            prepare_org(settings, database)
+        finally:
+            database.dispose()
+        size = 96 * 1024 * 1024
+        with httpx.Client(base_url=server.base_url, timeout=60) as http:
+            records = [{"kind": "report", "size": 100}, {"kind": "attachment", "size": size}]
+            created = http.post(
+                "/v1/submissions", json={"records": records, "pow": paid(http, records)}
+            ).json()
+            chunk = created["chunk_bytes"]
+            url = f"/v1/submissions/{created['id']}/records/{created['records'][1]['id']}/payload"
+            block = os.urandom(chunk)
+            # The first chunk brings in what any upload needs; the rest must add nothing.
+            assert http.put(f"{url}?offset=0", content=block).status_code == 200
+            before = _resident_kib(server.process.pid, "VmRSS")
+            most = before
+            for offset in range(chunk, size, chunk):
+                response = http.put(f"{url}?offset={offset}", content=block[: size - offset])
+                assert response.status_code == 200, response.text
+                most = max(most, _resident_kib(server.process.pid, "VmRSS"))
+        # Growing with the payload would be 88 MiB here; one chunk in flight is 8 MiB.
+        assert most - before < 4 * chunk // 1024, (before, most)
+    finally:
+        server.stop()

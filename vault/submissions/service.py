@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Final
+from typing import Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -204,7 +204,9 @@ class Submissions:
             completed = _complete(session, created.id, [sealing], lookup_hash, signer)
         return completed
 
-    def append_chunk(self, submission_id: str, record_id: str, *, offset: int, data: bytes) -> int:
+    def append_chunk(
+        self, submission_id: str, record_id: str, *, offset: int, data: bytes | bytearray
+    ) -> int:
         """Store `data` at `offset` of the record's payload; return the bytes now held."""
         if not data:
             raise Invalid("a chunk has at least one byte")
@@ -399,7 +401,7 @@ def _states(session: Session, submission_id: str) -> list[RecordState]:
 
 
 def _append(
-    session: Session, submission_id: str, record_id: str, *, offset: int, data: bytes
+    session: Session, submission_id: str, record_id: str, *, offset: int, data: bytes | bytearray
 ) -> int:
     submission = _open_or_done(session, submission_id)
     if not submission.staged:
@@ -415,7 +417,8 @@ def _append(
         raise OffsetMismatch(record.received)
     if offset + len(data) > record.size:
         raise TooLarge(f"the record's payload is {record.size} bytes; this chunk goes beyond it")
-    session.add(PayloadChunk(record_id=record_id, offset=offset, data=data))
+    # Both drivers store a bytearray as it is: no second copy of a large chunk.
+    session.add(PayloadChunk(record_id=record_id, offset=offset, data=cast(bytes, data)))
     record.received = offset + len(data)
     session.add(record)
     try:
