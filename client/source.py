@@ -8,13 +8,24 @@ server holds; every other refusal is a `RefusedError` with the status and the pr
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Final
 
 import httpx
 
 from client.errors import ClientError
 from client.http import refusal
 from client.logserver import LogServer
+
+#: Tries per request when the connection drops, waiting 0.5 s, 1 s, 2 s ... between them.
+RETRIES: Final = 8
+BACKOFF_SECONDS: Final = 0.5
+MAX_BACKOFF_SECONDS: Final = 30.0
+
+
+def pause(attempt: int, at_least: float = 0.0) -> None:
+    """Wait before try `attempt + 1`: exponential backoff, and at least `at_least` s."""
+    time.sleep(max(at_least, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
 
 
 class RefusedError(ClientError):
@@ -49,9 +60,18 @@ class SourceServer(LogServer):
     def __enter__(self) -> SourceServer:
         return self
 
-    def send(self, method: str, path: str, body: Any = None) -> Any:
-        """One JSON request; its decoded answer. Raises `RefusedError` or `DroppedError`."""
-        return _decoded(self, self._request(method, path, json=body))
+    def send(self, method: str, path: str, body: Any = None, *, retry: bool = True) -> Any:
+        """One JSON request, sent again after a drop (`pause`) unless `retry` is false (for
+        a request that must not be repeated as it was); its decoded answer. Raises
+        `RefusedError`, or `DroppedError` once the tries are used up."""
+        for attempt in range(RETRIES):
+            try:
+                return _decoded(self, self._request(method, path, json=body))
+            except DroppedError as exc:
+                if not retry or attempt == RETRIES - 1:
+                    raise
+                pause(attempt, exc.retry_after)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def put_payload(self, submission: str, record: str, *, offset: int, data: bytes) -> int:
         """Upload `data` at `offset` of a record's payload; the bytes the server now holds.

@@ -20,7 +20,6 @@ import hashlib
 import io
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -32,7 +31,14 @@ from client.errors import ClientError
 from client.home import Home
 from client.receipts import check_entry, open_signed_checkpoint
 from client.resume import RecordState, ResumeFile, UploadState, state_name
-from client.source import DroppedError, OffsetMismatchError, RefusedError, SourceServer
+from client.source import (
+    RETRIES,
+    DroppedError,
+    OffsetMismatchError,
+    RefusedError,
+    SourceServer,
+    pause,
+)
 from client.sourcing import SourceOrg, pin_org, read_codename, wordlist
 from crypto import age, envelope, pow
 from crypto.age.primitives import TAG_SIZE
@@ -45,10 +51,6 @@ from crypto.roster import canonical_json
 from vault.report import AttachmentRef, Reply, Report, encode_report, parse_report
 
 MAX_ATTACHMENTS: Final = 20
-#: Tries per chunk when the connection drops, waiting 0.5 s, 1 s, 2 s ... between them.
-RETRIES: Final = 8
-BACKOFF_SECONDS: Final = 0.5
-MAX_BACKOFF_SECONDS: Final = 30.0
 #: A record id as the server makes them: 26 base32 characters (docs/submissions.md).
 ID_LENGTH: Final = 26
 
@@ -202,19 +204,7 @@ def _create(
     records = [
         {"kind": "report" if i == 0 else "attachment", "size": size} for i, size in enumerate(sizes)
     ]
-    token = _call(server, "POST", "/tokens", None)
-    try:
-        counter = pow.solve(
-            str(token["token"]), binding=hashlib.sha256(canonical_json(records)).digest()
-        )
-    except (KeyError, TypeError, CryptoError):
-        raise ClientError(f"{server.url} sent a malformed proof-of-work token") from None
-    created = _call(
-        server,
-        "POST",
-        "/submissions",
-        {"records": records, "pow": {"token": token["token"], "counter": counter}},
-    )
+    created = _paid_submission(server, records)
     try:
         ids = [str(r["id"]) for r in created["records"]]
         echoed = [{"kind": r["kind"], "size": r["size"]} for r in created["records"]]
@@ -244,18 +234,37 @@ def _create(
     return state
 
 
-def _call(server: SourceServer, method: str, path: str, body: Any) -> Any:
-    """A JSON call, retried while the connection drops; refusals made plain."""
+def _paid_submission(server: SourceServer, records: list[dict[str, Any]]) -> Any:
+    """`POST /submissions` with a solved token. After a drop the request may have been
+    taken, so its token is spent: each try pays with a fresh one (a submission staged by a
+    lost try expires unused)."""
+    binding = hashlib.sha256(canonical_json(records)).digest()
     for attempt in range(RETRIES):
+        token = _call(server, "POST", "/tokens", None)
         try:
-            return server.send(method, path, body)
+            text = str(token["token"])
+            paid = {"token": text, "counter": pow.solve(text, binding=binding)}
+        except (KeyError, TypeError, CryptoError):
+            raise ClientError(f"{server.url} sent a malformed proof-of-work token") from None
+        try:
+            return server.send(
+                "POST", "/submissions", {"records": records, "pow": paid}, retry=False
+            )
         except DroppedError as exc:
             if attempt == RETRIES - 1:
                 raise
-            _sleep(attempt, exc.retry_after)
+            pause(attempt, exc.retry_after)
         except RefusedError as exc:
             raise ClientError(_plain(exc)) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _call(server: SourceServer, method: str, path: str, body: Any) -> Any:
+    """A JSON call, retried while the connection drops; refusals made plain."""
+    try:
+        return server.send(method, path, body)
+    except RefusedError as exc:
+        raise ClientError(_plain(exc)) from None
 
 
 def _plain(exc: RefusedError) -> str:
@@ -267,10 +276,6 @@ def _plain(exc: RefusedError) -> str:
     if exc.status == 403 and exc.detail:
         return f"the proof of work was refused: {exc.detail}"
     return str(exc)
-
-
-def _sleep(attempt: int, at_least: float = 0.0) -> None:
-    time.sleep(max(at_least, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2**attempt)))
 
 
 # --- resuming ----------------------------------------------------------------------
@@ -437,7 +442,7 @@ class _ChunkSink:
             except DroppedError as exc:
                 if attempt == RETRIES - 1:
                     raise
-                _sleep(attempt, exc.retry_after)
+                pause(attempt, exc.retry_after)
                 try:
                     received = _status(self.server, self.state)[self.record.id]
                 except (DroppedError, KeyError):

@@ -107,7 +107,7 @@ def test_the_declared_size_is_padded_and_hides_the_length(tmp_path: Path) -> Non
 def test_dropped_connections_lost_acknowledgements_and_busy_answers_are_retried(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("client.submitting.BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr("client.source.BACKOFF_SECONDS", 0.0)
     vault = SourceVault(chunk_bytes=32 * 1024)
     vault.drop = {2, 3, 7}
     vault.lose_ack = {5, 9}
@@ -120,6 +120,18 @@ def test_dropped_connections_lost_acknowledgements_and_busy_answers_are_retried(
     out.mkdir()
     assert vault.attachment_of(done.attachments[0], out).read_bytes() == big.read_bytes()
     assert vault.conflicts == 1
+
+
+def test_a_lost_answer_to_the_submission_is_paid_again_with_a_fresh_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("client.source.BACKOFF_SECONDS", 0.0)
+    vault = SourceVault()
+    vault.lose_created = 1
+    done, _ = run(vault, tmp_path)
+    assert vault.requests.count("POST /tokens") == 2
+    assert len(vault.submissions) == 2  # the first, staged but unanswered, expires unused
+    assert vault.report_of(done.record_id)["narrative"] == NARRATIVE
 
 
 def test_an_org_without_intake_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
