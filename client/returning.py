@@ -23,7 +23,7 @@ from typing import Any
 
 from client.errors import ClientError
 from client.receipts import check_entry, open_signed_checkpoint
-from client.source import RefusedError, SourceServer
+from client.source import DroppedError, RefusedError, SourceServer
 from client.sourcing import SourceOrg, pin_org, read_codename
 from client.submitting import read_report
 from crypto import age, envelope, messages
@@ -170,7 +170,13 @@ def _send_followup(
         "mac": keys.followup_mac(message).hex(),
     }
     try:
-        server.send("POST", "/sources/followups", body)
+        # Not repeated blindly: a lost answer may hide a stored follow-up.
+        server.send("POST", "/sources/followups", body, retry=False)
+    except DroppedError as exc:
+        raise ClientError(
+            f"{exc}; the follow-up may or may not have arrived: run tvault replies (without "
+            f"--add) and see whether it counts {sequence} follow-ups before sending it again"
+        ) from None
     except RefusedError as exc:
         if exc.status == 409:
             raise ClientError(
