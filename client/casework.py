@@ -220,24 +220,22 @@ def fetch_header(desk: Desk, record: str) -> FetchedHeader:
     checkpoint it comes with must extend the one this home kept before; it is then kept.
     Raises `ClientError` saying what failed; nothing of the answer is used before that.
     """
+    # What this home verified before asking: the fetch entry must come after it.
+    previous = kept_checkpoint(desk.home, desk.fingerprint)
+    seen = 0 if previous is None else previous.tree_size
     served = desk.server.call("GET", f"/records/{checked_id(record)}/header", auth=True)
     if not isinstance(served, dict):
         raise ClientError("the server sent a malformed header answer")
     account = str(desk.me["id"])
     log = desk.roster.log_key
     try:
-        proof = verify_fetch(served, record=record, account=account, log=log)
-        previous = kept_checkpoint(desk.home, desk.fingerprint)
+        proof = verify_fetch(served, record=record, account=account, log=log, seen=seen)
         if previous is not None:
             follows(
                 previous,
                 proof.checkpoint,
                 lambda size1, size2: desk.server.consistency(size1=size1, size2=size2),
             )
-            # Appended by this very request, the entry lies past all this home saw before;
-            # an older one is an earlier fetch's answer replayed, this fetch unlogged.
-            if int(served["fetch"]["index"]) < previous.tree_size:
-                raise ProofError("the fetch entry is an old one: this fetch was not logged")
         header = base64.b64decode(served["header"], validate=True)
         size, kind = int(served["size"]), str(served["kind"])
         holders = tuple(str(h) for h in served.get("holders") or ())

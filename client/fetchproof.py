@@ -70,14 +70,16 @@ def _entry(part: Mapping[str, Any], what: str) -> tuple[bytes, dict[str, Any], i
 
 
 def verify_fetch(
-    served: Mapping[str, Any], *, record: str, account: str, log: Verifier
+    served: Mapping[str, Any], *, record: str, account: str, log: Verifier, seen: int = 0
 ) -> VerifiedFetch:
     """Check the `submitted` and `fetch` parts of a served header against the log key.
 
     The checkpoint must be signed by `log` (the key the verified staff roster names) and
     be of its tree size; the fetch entry must say `account` fetched the header of
-    `record`, and be included; the submission entry must be `record`'s and be included at
-    the same tree size. Raises `ProofError` saying which check failed.
+    `record`, be included, and be new: at or after index `seen`, the tree size of the
+    checkpoint this client verified before asking (an older entry is an earlier fetch,
+    replayed for one the server did not log). The submission entry must be `record`'s
+    and be included at the same tree size. Raises `ProofError` saying which check failed.
     """
     fetch, submitted = served.get("fetch"), served.get("submitted")
     if not isinstance(fetch, Mapping) or not isinstance(submitted, Mapping):
@@ -97,6 +99,12 @@ def verify_fetch(
     ):
         raise ProofError("the log entry served is not this account's fetch of this header")
     _included(raw, index, proof, checkpoint, "this fetch")
+    # A checkpoint smaller than `seen` is a rollback, which `follows` names.
+    if index < seen <= checkpoint.tree_size:
+        raise ProofError(
+            f"the fetch entry served ({index}) is older than the {seen} entries seen before: "
+            "an earlier fetch replayed, so this one was not logged"
+        )
     raw, event, index, proof = _entry(submitted, "submission")
     if event.get("action") != SUBMITTED or event.get("record") != record:
         raise ProofError("the submission entry served is not this record's")

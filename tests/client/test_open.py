@@ -11,6 +11,7 @@ import os
 import tarfile
 from pathlib import Path
 
+import httpx
 import pytest
 
 from client.auditing import keep_checkpoint, kept_checkpoint
@@ -252,3 +253,28 @@ def test_a_record_id_that_is_a_path_is_refused(vault: FakeVault, tmp_path: Path)
     with pytest.raises(ClientError, match="is not a record id"):
         open_record(vault.desk("in1"), source.report, out)
     assert _files(tmp_path / "deep") == {"out"}
+
+
+def test_an_earlier_fetch_replayed_for_an_unlogged_one_is_refused(
+    vault: FakeVault, tmp_path: Path
+) -> None:
+    source = vault.submit(holders=["in1"])
+    desk = vault.desk("in1")
+    open_record(desk, source.report, tmp_path / "first")
+    answers: list[httpx.Response] = []
+    honest = vault.handle
+
+    def replaying(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/header") and answers:
+            return answers[0]
+        response = honest(request)
+        if request.url.path.endswith("/header"):
+            answers.append(response)
+        return response
+
+    desk.server._client = httpx.Client(
+        base_url=desk.server.url + "/v1", transport=httpx.MockTransport(replaying)
+    )
+    open_record(desk, source.report, tmp_path / "second")
+    with pytest.raises(ClientError, match="an earlier fetch replayed"):
+        open_record(desk, source.report, tmp_path / "third")
