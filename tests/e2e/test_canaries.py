@@ -29,6 +29,7 @@ from tests.api.conftest import RunningServer
 from tests.e2e.support import (
     INTAKE,
     PASSPHRASE,
+    SOURCE,
     Cli,
     StaffedOrg,
     _totp,
@@ -150,6 +151,10 @@ def test_no_secret_reaches_the_database_or_the_log(
     assert b"canary" not in database.lower() + log.lower()  # no canary of any kind
 
 
+def _files_bytes(directory: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file())
+
+
 def _text_forms(text: str) -> list[bytes]:
     """`text` as UTF-8 (composed and decomposed), JSON-escaped, and in the forms of `_forms`."""
     encoded = text.encode()
@@ -195,8 +200,8 @@ def test_no_report_text_file_name_codename_or_address_is_stored_or_logged(
 
     log = org.server.stop().encode()  # stopped, so SQLite's files are all written out
     database = _database_bytes(org.db_url)
-    data_dir = b"".join(p.read_bytes() for p in sorted((org.tmp_path / "data").rglob("*"))
-                        if p.is_file())  # fmt: skip
+    data_dir = _files_bytes(org.tmp_path / "data")
+    source_home = _files_bytes(org.tmp_path / SOURCE)  # the source's device
     canaries: dict[str, list[bytes]] = {
         "report text": _text_forms(narrative) + _text_forms(tag),
         "detainee's name": _text_forms(name),
@@ -216,6 +221,7 @@ def test_no_report_text_file_name_codename_or_address_is_stored_or_logged(
             ("database", database),
             ("data directory", data_dir),
             ("server's output", log),
+            ("source's home", source_home),
         )
         if any(form in haystack for form in forms)
     ]

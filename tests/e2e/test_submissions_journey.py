@@ -35,6 +35,7 @@ from tests.api.conftest import RunningServer
 from tests.e2e.support import (
     CASEWORKER,
     INTAKE,
+    SOURCE,
     Cli,
     StaffedOrg,
     age_identity,
@@ -69,6 +70,10 @@ def _random_file(path: Path, size: int) -> str:
             digest.update(chunk)
             sink.write(chunk)
     return digest.hexdigest()
+
+
+def _files_in(home: Path) -> list[Path]:
+    return [path for path in home.rglob("*") if path.is_file()]
 
 
 def _sha256(path: Path) -> str:
@@ -117,9 +122,8 @@ def test_a_korean_report_reaches_intake_who_replies_grants_and_revokes(
     assert len(submitted["attachments"]) == 2
     assert len(codename.split()) >= 10
     assert isinstance(submitted["log_index"], int)
-    # The source's home keeps nothing of the submission (no resume file once complete).
-    leftovers = [p for p in (tmp_path / "source").rglob("*") if p.is_file()]
-    assert not any(p.parent.name == "uploads" for p in leftovers), leftovers
+    # The source's device keeps nothing of it: the resume file went with the completion.
+    assert _files_in(tmp_path / SOURCE) == []
 
     inbox = cli.json("inbox", home=INTAKE)
     assert {record, *submitted["attachments"]} <= {item["id"] for item in inbox}
@@ -249,13 +253,13 @@ def test_bad_input_is_refused_clearly_and_loses_nothing(limited: StaffedOrg) -> 
 
     # A wrong codename: a well-formed one nobody used, then one with a word swapped.
     unused = str(generate(wordlist("ko")))
-    refused = cli.fails("replies", *org.source_args(), home="source", TVAULT_CODENAME=unused)
+    refused = cli.fails("replies", *org.source_args(), home=SOURCE, TVAULT_CODENAME=unused)
     _refused(refused.stderr, "codename|no report|not found|nothing")
     assert unused not in refused.stderr
     words = codename.split()
     words[0], words[1] = words[1], words[0]
     swapped = " ".join(words)
-    refused = cli.fails("replies", *org.source_args(), home="source", TVAULT_CODENAME=swapped)
+    refused = cli.fails("replies", *org.source_args(), home=SOURCE, TVAULT_CODENAME=swapped)
     _refused(refused.stderr, "check word|word")
     assert codename not in refused.stderr
     assert swapped not in refused.stderr
@@ -265,26 +269,28 @@ def test_bad_input_is_refused_clearly_and_loses_nothing(limited: StaffedOrg) -> 
     bad["source"]["knowledge"] = "소문"
     bad_report = files / "잘못된 보고서.json"
     bad_report.write_text(json.dumps(bad, ensure_ascii=False), encoding="utf-8")
-    refused = cli.fails(*org.submit_args(bad_report), home="source")
+    refused = cli.fails(*org.submit_args(bad_report), home=SOURCE)
     _refused(refused.stderr, r"source\.knowledge")
     bad = json.loads(report.read_bytes())
     bad["events"][0]["date"]["start"]["value"] = "2024-13-45"
     bad_report.write_text(json.dumps(bad, ensure_ascii=False), encoding="utf-8")
-    refused = cli.fails(*org.submit_args(bad_report), home="source")
+    refused = cli.fails(*org.submit_args(bad_report), home=SOURCE)
     _refused(refused.stderr, r"events\[0\]\.date\.start")
 
     # An attachment over the server's limit.
     oversized = files / "너무 큰 파일.bin"
     oversized.write_bytes(os.urandom(UPLOAD_LIMIT + 1))
-    refused = cli.fails(*org.submit_args(report, oversized), home="source")
+    refused = cli.fails(*org.submit_args(report, oversized), home=SOURCE)
     _refused(refused.stderr, "large|limit|size|bytes|MiB|KiB")
 
     # A tampered roster: the server swapped the intake key in the public roster.
     with public_roster_swapped(org):
-        refused = cli.fails(*org.submit_args(report), home="source")
+        refused = cli.fails(*org.submit_args(report), home=SOURCE)
         _refused(refused.stderr, "roster|signature")
 
-    # Nothing was lost, and nothing half-made is visible.
+    # Nothing was lost, nothing half-made is visible, and the refused submissions left
+    # nothing on the source's device.
+    assert _files_in(org.tmp_path / SOURCE) == []
     assert {item["id"] for item in cli.json("inbox", home=INTAKE)} == held
     opened = _open(org, INTAKE, record, "after")
     _check_opened_report(opened, record, report)
