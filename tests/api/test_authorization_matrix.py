@@ -1,15 +1,20 @@
-"""Every route of the org, auth, enrol and admin groups, for every caller: anonymous, each
-role, a disabled user, an expired and a revoked session (DESIGN.md section 1).
+"""Every route of the org, auth, enrol, admin, records and cases groups, for every caller:
+anonymous, each role, a disabled user, an expired and a revoked session (DESIGN.md
+section 1).
 
 Expected: 401 (with WWW-Authenticate) where a session is needed and none is valid, 403
 where the session's role may not act, the route's own answer otherwise. Each refusal is
 accounted for as DESIGN.md section 4 asks: a logged-in account's 403 appends a `refused`
 entry naming it; a caller without a valid session names no one, so its 401 is counted, and
-the count logged per interval (`vault.accounts.refusals`). On SQLite and PostgreSQL.
+the count logged per interval (`vault.accounts.refusals`). Records and cases are for
+intake and caseworker accounts only: an admin's or auditor's 403 is a `refused` entry
+(`records-not-a-recipient`). On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -19,7 +24,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from crypto import note, rotation
+from crypto import age, note, rotation
 from crypto.roster import ORG_KEY_NAME
 from tests.api.test_accounts_routes import (
     ORG_KEY,
@@ -30,12 +35,14 @@ from tests.api.test_accounts_routes import (
     vault,
 )
 from tests.db import db_settings, db_url, engine, postgresql, sqlite_template  # noqa: F401
+from tests.vault.records.support import seed_record
 from vault import audit
 from vault.accounts import refusals, sessions
 from vault.accounts.codes import today
 from vault.accounts.service import ADMIN_ONLY
 from vault.db import session_scope
-from vault.models import Account
+from vault.models import Account, EnrolledKey
+from vault.records import NOT_A_RECIPIENT
 
 __all__ = ["vault"]  # the fixture, imported for this module's tests
 
@@ -227,7 +234,7 @@ def test_every_caller_gets_exactly_what_its_role_allows(callers: Vault, route: s
             refused = _last_entry(callers)
             assert refused.action is audit.Action.REFUSED
             assert refused.reason == ADMIN_ONLY
-            assert refused.actor == ids[f"{caller}-user"]
+            assert refused.actor == ids["root" if caller == "admin" else f"{caller}-user"]
         if route in ("org-register", "enrol", "enrol-lookup"):
             assert _log_size(callers) == size, f"{where}: a code refusal was logged"
             assert sum(counter.pending().values()) == counted + 1, f"{where}: not counted"
@@ -267,3 +274,153 @@ def test_an_interval_over_is_logged_at_the_next_refusal(engine: Engine) -> None:
         (entry,) = audit.entries(session, start=before, end=before + 1)
     assert audit.decode_event(entry).count == 1
     assert counter.pending() == {refusals.NO_SESSION: 1}
+
+
+# --- records and cases ------------------------------------------------------------------------
+
+RECIPIENTS = ("intake", "caseworker")
+
+
+def recipients_only(allowed: int) -> Expect:
+    """401 without a valid session, 403 for a live admin or auditor, `allowed` for intake
+    and caseworker accounts."""
+    return lambda caller: (
+        401 if caller is None or caller in DEAD else allowed if caller in RECIPIENTS else 403
+    )
+
+
+@pytest.fixture
+def holding(callers: Vault) -> dict[str, str]:
+    """A record for each recipient caller, sealed to that caller alone: caller -> id."""
+    engine = _engine(callers)  # noqa: F811 - not the fixture: the app's
+    held: dict[str, str] = {}
+    for caller in RECIPIENTS:
+        with session_scope(engine, readonly=True) as session:
+            account = session.exec(
+                select(Account).where(Account.username == f"{caller}-user")
+            ).one()
+            key = session.exec(
+                select(EnrolledKey).where(EnrolledKey.account_id == account.id)
+            ).one()
+        held[caller] = seed_record(engine, {account.opaque_id: key.recipient}).id
+    return held
+
+
+def _sealed_reply() -> str:
+    out = io.BytesIO()
+    age.encrypt(io.BytesIO(b"reply"), out, [age.recipient_of(age.generate_identity("pq"))])
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def _own_case(vault: Vault, caller: str) -> str:
+    if caller not in RECIPIENTS:
+        return "A" * 26
+    response = vault.client.post(
+        "/v1/cases", json={"sealed": "c2VhbGVk"}, headers=vault.as_(caller)
+    )
+    assert response.status_code == 201, response.text
+    case_id: str = response.json()["id"]
+    return case_id
+
+
+Pick = Callable[[Vault, str, str], str]
+# Each route: how to build the path from (vault, caller, the caller's record), a body, and
+# what each caller must get. An allowed caller acts on its own record, so the order of
+# callers cannot change an answer.
+RECORD_ROUTES: dict[str, tuple[str, Pick, Callable[[Vault, str], Any], Expect]] = {
+    "inbox": ("GET", lambda v, c, r: "/v1/records", lambda v, c: None, recipients_only(200)),
+    "header": (
+        "GET",
+        lambda v, c, r: f"/v1/records/{r}/header",
+        lambda v, c: None,
+        recipients_only(200),
+    ),
+    "payload": (
+        "GET",
+        lambda v, c, r: f"/v1/records/{r}/payload",
+        lambda v, c: None,
+        recipients_only(200),
+    ),
+    # A grant statement needs the caller's signing key, which these accounts lack: an
+    # allowed caller reaches the route and is told what is wrong with the grant.
+    "grant": (
+        "POST",
+        lambda v, c, r: f"/v1/records/{r}/grants",
+        lambda v, c: {"target": "B" * 26, "header": "aGVhZGVy", "statement": "x\n"},
+        recipients_only(422),
+    ),
+    "revoke": (
+        "DELETE",
+        lambda v, c, r: f"/v1/records/{r}/grants/{_ids(v).get(f'{c}-user', 'B' * 26)}",
+        lambda v, c: None,
+        recipients_only(204),
+    ),
+    "thread": (
+        "GET",
+        lambda v, c, r: f"/v1/records/{r}/thread",
+        lambda v, c: None,
+        recipients_only(200),
+    ),
+    "reply": (
+        "POST",
+        lambda v, c, r: f"/v1/records/{r}/replies",
+        lambda v, c: {"sealed": _sealed_reply()},
+        recipients_only(201),
+    ),
+    "export": (
+        "POST",
+        lambda v, c, r: f"/v1/records/{r}/exports",
+        lambda v, c: None,
+        recipients_only(201),
+    ),
+    "delete": (
+        "DELETE",
+        lambda v, c, r: f"/v1/records/{r}",
+        lambda v, c: None,
+        recipients_only(204),
+    ),
+    "case-create": (
+        "POST",
+        lambda v, c, r: "/v1/cases",
+        lambda v, c: {"sealed": "c2VhbGVk"},
+        recipients_only(201),
+    ),
+    "case-add": (
+        "POST",
+        lambda v, c, r: f"/v1/cases/{_own_case(v, c)}/records",
+        lambda v, c: None,  # replaced per caller below: the caller's own record
+        recipients_only(201),
+    ),
+    "case-list": ("GET", lambda v, c, r: "/v1/cases", lambda v, c: None, recipients_only(200)),
+}
+
+
+@pytest.mark.parametrize("route", RECORD_ROUTES)
+def test_records_and_cases_are_for_intake_and_caseworkers_only(
+    callers: Vault, holding: dict[str, str], route: str
+) -> None:
+    method, pick, body, expect = RECORD_ROUTES[route]
+    ids = _ids(callers)
+    counter = callers.client.app.state.accounts.refusals  # type: ignore[attr-defined]
+    for caller in CALLERS:
+        record = holding.get(str(caller), holding["intake"])
+        path = pick(callers, str(caller), record)
+        sent = {"record": record} if route == "case-add" else body(callers, str(caller))
+        headers = {} if caller is None else {"Authorization": f"Bearer {callers.tokens[caller]}"}
+        size, counted = _log_size(callers), sum(counter.pending().values())
+        response = callers.client.request(method, path, json=sent, headers=headers)
+        status = expect(caller)
+        where = f"{route} as {caller or 'anonymous'}"
+        if status >= 400:
+            _problem(response, status)
+        else:
+            assert response.status_code == status, f"{where}: {response.text}"
+        if status == 401:
+            assert response.headers["www-authenticate"] == "Bearer", where
+            assert _log_size(callers) == size, f"{where}: an anonymous refusal was logged"
+            assert sum(counter.pending().values()) == counted + 1, f"{where}: not counted"
+        if status == 403:
+            assert _log_size(callers) == size + 1, f"{where}: the refusal was not logged"
+            refused = _last_entry(callers)
+            assert (refused.action, refused.reason) == (audit.Action.REFUSED, NOT_A_RECIPIENT)
+            assert refused.actor == ids["root" if caller == "admin" else f"{caller}-user"]

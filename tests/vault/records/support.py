@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from client.meaning import check_meaning, decode_entries
 from crypto import age, messages, roster
 from crypto.commitment import commit
 from crypto.note import Signer
@@ -230,3 +231,10 @@ def race(count: int, action: Callable[[], object]) -> list[object]:
     for thread in threads:
         thread.join()
     return results
+
+
+def assert_log_honest(engine: Engine) -> None:
+    """An auditor replaying the whole log finds every fetch and grant by a holder."""
+    with session_scope(engine, readonly=True) as session:
+        stored = audit.entries(session, start=0, end=audit.tree_size(session))
+    assert check_meaning(decode_entries(stored)) == []

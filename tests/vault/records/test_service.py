@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from client.meaning import check_meaning, decode_entries
 from crypto import age
 from crypto.checkpoint import open_checkpoint
 from crypto.merkle import verify_inclusion
@@ -20,6 +19,7 @@ from tests.vault.records.support import (
     LOG_SIGNER,
     Seeded,
     Staff,
+    assert_log_honest,
     grant_statement,
     header_for,
     headers_of,
@@ -57,12 +57,6 @@ def report(engine: Engine, team: Team) -> Seeded:
 def _only_new_entry(engine: Engine, before: int) -> audit.Event:
     (event,) = log_entries(engine, before)
     return event
-
-
-def _log_is_honest(engine: Engine) -> None:
-    with session_scope(engine, readonly=True) as session:
-        stored = audit.entries(session, start=0, end=audit.tree_size(session))
-    assert check_meaning(decode_entries(stored)) == []
 
 
 def _opens(header: bytes, payload: bytes, identity: str) -> bytes:
@@ -150,7 +144,7 @@ def test_a_header_comes_with_the_proof_of_its_own_fetch(
             root=checkpoint.root_hash,
         )
     assert audit.decode_event(fetched.submitted_entry).action is Action.RECORD_SUBMITTED
-    _log_is_honest(engine)
+    assert_log_honest(engine)
 
 
 def test_a_record_not_held_and_a_missing_one_answer_alike(
@@ -248,7 +242,7 @@ def test_a_grant_lets_the_colleague_open_the_record(
     fetched = records.fetch_header(team.caseworker.account, report.id, signer=LOG_SIGNER)
     assert _opens(fetched.header, report.payload, team.caseworker.identity) == report.plaintext
     assert fetched.record.holders == sorted([team.intake.id, team.caseworker.id])
-    _log_is_honest(engine)
+    assert_log_honest(engine)
 
 
 def test_granting_twice_is_harmless_and_logged_once(
@@ -346,7 +340,7 @@ def test_a_revoke_removes_the_header_and_is_logged(
     assert records.inbox(team.caseworker.account) == []
     with pytest.raises(NotFound):  # nothing left to revoke
         records.revoke(team.intake.account, report.id, target=team.caseworker.id)
-    _log_is_honest(engine)
+    assert_log_honest(engine)
 
 
 def test_the_recovery_header_is_not_revoked_through_the_api(
@@ -468,4 +462,4 @@ def test_a_deletion_removes_all_but_the_row_and_is_logged(
     assert records.inbox(team.intake.account) == []
     with pytest.raises(NotFound):
         records.fetch_header(team.intake.account, report.id, signer=LOG_SIGNER)
-    _log_is_honest(engine)
+    assert_log_honest(engine)
