@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints, WithJsonSchema
 from starlette.exceptions import HTTPException
@@ -25,8 +26,9 @@ from starlette.exceptions import HTTPException
 from api.deps import CurrentAccount
 from api.log import EngineDep, LogSignerDep
 from vault.audit.events import OPAQUE_ID_PATTERN
-from vault.records import RangeNotSatisfiable, Records, open_payload
+from vault.records import RangeNotSatisfiable, Records, RetentionSweep, open_payload
 from vault.records.service import MAX_HEADER_BYTES, MAX_SEALED_BYTES, MAX_STATEMENT_BYTES
+from vault.settings import Settings
 
 router = APIRouter(prefix="/records", tags=["records"])
 
@@ -68,8 +70,22 @@ HeaderBytes = Annotated[bytes, BeforeValidator(base64_decoder(MAX_HEADER_BYTES))
 SealedBytes = Annotated[bytes, BeforeValidator(base64_decoder(MAX_SEALED_BYTES)), B64_SCHEMA]
 
 
-def get_records(engine: EngineDep) -> Records:
-    return Records(engine)
+_records_lock = threading.Lock()
+
+
+def get_records(request: Request, engine: EngineDep) -> Records:
+    """The app's `Records`, made on first use: one per process, so the retention sweep
+    (`TVAULT_RETENTION_DAYS`) runs at most once an hour however many requests come."""
+    state = request.app.state
+    with _records_lock:
+        records = getattr(state, "records", None)
+        if records is None:
+            settings = state.settings
+            assert isinstance(settings, Settings)
+            sweep = RetentionSweep(engine, retention_days=settings.retention_days)
+            records = state.records = Records(engine, retention=sweep)
+    assert isinstance(records, Records)
+    return records
 
 
 RecordsDep = Annotated[Records, Depends(get_records)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -33,6 +34,7 @@ from tests.vault.records.support import (
     seed_record,
 )
 from vault import audit
+from vault.accounts.codes import today
 from vault.audit import Action
 from vault.db import session_scope
 from vault.models import Account
@@ -371,3 +373,19 @@ def test_admins_and_auditors_get_a_logged_403(desk: Desk, who: str) -> None:
     _problem(desk.request("GET", "/records", who), 403)
     (event,) = _new_entries(desk, before)
     assert (event.action, event.reason) == (Action.REFUSED, NOT_A_RECIPIENT)
+
+
+def test_the_inbox_applies_the_retention_period(desk: Desk) -> None:
+    state = desk.vault.client.app.state  # type: ignore[attr-defined]
+    state.settings = state.settings.model_copy(update={"retention_days": 30})
+    intake = desk.staff["intake"]
+    old = seed_record(desk.engine, {intake.id: intake.recipient}, day=today() - timedelta(days=31))
+    before = log_size(desk.engine)
+    listed = desk.request("GET", "/records", "intake").json()
+    assert [r["id"] for r in listed] == [desk.report.id]
+    (event,) = _new_entries(desk, before)
+    assert (event.action, event.actor, event.record) == (
+        Action.RECORD_DELETED,
+        audit.RETENTION,
+        old.id,
+    )

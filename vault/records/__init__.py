@@ -12,7 +12,7 @@ replies, exports, deletion and retention, and cases.
 
 from vault.records.access import NOT_A_HOLDER, NOT_A_RECIPIENT, RECIPIENT_ROLES
 from vault.records.cases import Case, Cases
-from vault.records.deletion import delete_record, drop_holder, purge_expired
+from vault.records.deletion import RetentionSweep, delete_record, drop_holder, purge_expired
 from vault.records.headers import check_header, check_sealed
 from vault.records.payload import PayloadStream, RangeNotSatisfiable, open_payload
 from vault.records.service import FetchedHeader, RecordInfo, Records, Thread
@@ -28,6 +28,7 @@ __all__ = [
     "RangeNotSatisfiable",
     "RecordInfo",
     "Records",
+    "RetentionSweep",
     "Thread",
     "check_header",
     "check_sealed",

@@ -12,7 +12,11 @@ Retention runs as the server, not as a person: its entries name the actor
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Engine
@@ -20,12 +24,15 @@ from sqlmodel import Session, col, delete, select
 
 from vault import audit
 from vault.audit import Action, Event
+from vault.audit.events import utc_today
 from vault.db import lock_log, session_scope
 from vault.models import CaseRecord, Followup, PayloadChunk, Record, RecordHeader, Reply
 from vault.records.access import live_records
 
 #: Records deleted per retention transaction, so each stays short.
 RETENTION_BATCH = 50
+#: How often, at most, a busy server applies the retention period (it counts in days).
+RETENTION_SWEEP_SECONDS: Final = 3600.0
 
 
 def delete_record(session: Session, record: Record, *, actor: str) -> None:
@@ -85,3 +92,33 @@ def purge_expired(engine: Engine, *, retention_days: int | None, today: date) ->
         purged += len(batch)
         if len(batch) < RETENTION_BATCH:
             return purged
+
+
+class RetentionSweep:
+    """Applies the retention period at most once per `RETENTION_SWEEP_SECONDS` in this
+    process, from whatever request calls `run_if_due` first; no scheduler is needed, and
+    several workers sweeping at once each delete whole records (the batches serialize)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        retention_days: int | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._retention_days = retention_days
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: float | None = None
+
+    def run_if_due(self) -> int:
+        """Purge if the period is set and no sweep ran lately; returns how many went."""
+        if self._retention_days is None:
+            return 0
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now - self._last < RETENTION_SWEEP_SECONDS:
+                return 0
+            self._last = now
+        return purge_expired(self._engine, retention_days=self._retention_days, today=utc_today())

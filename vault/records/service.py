@@ -38,7 +38,7 @@ from vault.models import (
     Reply,
 )
 from vault.records import access
-from vault.records.deletion import delete_record
+from vault.records.deletion import RetentionSweep, delete_record
 from vault.records.headers import check_header, check_sealed
 
 #: Largest header a grant uploads: one hybrid stanza is about 1.6 KiB.
@@ -85,13 +85,17 @@ class Thread:
 class Records:
     """The record operations over one engine; the API holds one per process."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, retention: RetentionSweep | None = None) -> None:
         self._engine = engine
+        self._retention = retention
 
     def inbox(self, account: Account) -> list[RecordInfo]:
         """Every live record `account` holds a header for, newest first. Not logged:
-        it shows ids and sizes, not headers."""
+        it shows ids and sizes, not headers. Applies the retention period first, if due,
+        so an expired record is never listed."""
         access.require_recipient(self._engine, account)
+        if self._retention is not None:
+            self._retention.run_if_due()
         with session_scope(self._engine, readonly=True) as session:
             records = session.exec(
                 select(Record)

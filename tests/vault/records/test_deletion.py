@@ -19,7 +19,7 @@ from vault import audit
 from vault.accounts.codes import today
 from vault.audit import Action
 from vault.db import session_scope
-from vault.records import Records, deletion, drop_holder, purge_expired
+from vault.records import Records, RetentionSweep, deletion, drop_holder, purge_expired
 
 
 def test_retention_deletes_only_what_is_older_and_names_the_policy(
@@ -58,3 +58,17 @@ def test_dropping_a_holder_deletes_all_its_headers_and_no_others(
         assert drop_holder(session, team.caseworker.id) == 3
     for record in records:
         assert set(headers_of(engine, record.id)) == {team.intake.id}
+
+
+def test_the_retention_sweep_runs_at_most_hourly(engine: Engine, team: Team) -> None:
+    holders = {team.intake.id: team.intake.recipient}
+    now = [0.0]
+    sweep = RetentionSweep(engine, retention_days=30, clock=lambda: now[0])
+    seed_record(engine, holders, day=today() - timedelta(days=40))
+    assert sweep.run_if_due() == 1
+    seed_record(engine, holders, day=today() - timedelta(days=40))
+    now[0] = deletion.RETENTION_SWEEP_SECONDS - 1
+    assert sweep.run_if_due() == 0
+    now[0] = deletion.RETENTION_SWEEP_SECONDS
+    assert sweep.run_if_due() == 1
+    assert RetentionSweep(engine, retention_days=None).run_if_due() == 0
