@@ -201,6 +201,8 @@ def _open_one(
     fetched = fetch_header(desk, record)
     if fetched.kind not in (REPORT, ATTACHMENT):
         raise ClientError(f"{record} is a record of an unknown kind")
+    if fetched.kind == REPORT and fetched.size > _MAX_REPORT_PAYLOAD:
+        raise ClientError(f"{record} is larger than any report; nothing was fetched")
     key = file_key(desk, fetched)
     partial = out_dir / f".tvault-{record}.partial"
     fd = os.open(partial, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -236,8 +238,6 @@ def _write_age_file(path: Path, header: bytes, payload: BinaryIO) -> None:
 
 def _decrypt(fetched: FetchedHeader, key: bytes, payload: BinaryIO, out_dir: Path) -> Path:
     if fetched.kind == REPORT:
-        if fetched.size > _MAX_REPORT_PAYLOAD:
-            raise ClientError(f"{fetched.record} is larger than any report")
         _, document = _decrypt_report(fetched.record, payload, key)
         path = out_dir / f"report-{fetched.record}.json"
         write_private(path, document)
