@@ -241,7 +241,8 @@ def _once(request: Request, name: str, kind: type[_T], make: Callable[[Settings]
 
 
 def get_submissions(request: Request) -> Submissions:
-    """The app's `Submissions`, made on first use, which also sweeps expired uploads."""
+    """The app's `Submissions`, made on first use; expired uploads are swept then, and at
+    most hourly after that, before the request is served."""
 
     def make(settings: Settings) -> Submissions:
         state = request.app.state
@@ -249,10 +250,11 @@ def get_submissions(request: Request) -> Submissions:
         service = Submissions(
             engine=state.engine, settings=settings, pow=pow, refusals=state.accounts.refusals
         )
-        service.sweep_if_due()
         return service
 
-    return _once(request, "submissions", Submissions, make)
+    service = _once(request, "submissions", Submissions, make)
+    service.sweep_if_due()
+    return service
 
 
 SubmissionsDep = Annotated[Submissions, Depends(get_submissions)]

@@ -284,7 +284,8 @@ class Submissions:
         with self._counting(UnknownSource, BAD_LOOKUP), session_scope(self._engine) as session:
             report = _report_of(session, wanted)
             record = session.get(Record, record_id)
-            if record is None or record.submission_id != report.submission_id:
+            live = record is not None and record.completed and record.received > 0
+            if record is None or not live or record.submission_id != report.submission_id:
                 raise NotFound("no such record among this source's records")
             check_sealed(sealed, recipient_type=_roster_holders(session)[0])
             last = session.exec(

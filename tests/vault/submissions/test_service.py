@@ -351,8 +351,10 @@ def test_a_wrong_lookup_secret_finds_nothing_and_is_counted(service: Submissions
     assert service.refusals.pending() == {BAD_LOOKUP: 2}
 
 
-def test_followups_are_numbered_one_more_than_the_last(service: Submissions, org: OrgSetup) -> None:
-    created, sealed = _submit(service, org, count=1)
+def test_followups_are_numbered_one_more_than_the_last(
+    service: Submissions, org: OrgSetup, engine: Engine
+) -> None:
+    created, sealed = _submit(service, org, count=2)
     _complete(service, org, created, sealed)
     rid = created.records[0].id
     out = io.BytesIO()
@@ -370,6 +372,18 @@ def test_followups_are_numbered_one_more_than_the_last(service: Submissions, org
     with pytest.raises(NotFound):
         service.add_followup(SECRET, record_id="A" * 26, sequence=1, sealed=followup, mac=bytes(32))
     assert service.lookup(SECRET).followups == [(rid, 1), (rid, 2)]
+    # A deleted record (its payload gone, see vault.records.deletion) takes no follow-up.
+    attachment = created.records[1].id
+    with session_scope(engine) as session:
+        row = session.get(Record, attachment)
+        assert row is not None
+        row.received = 0
+        session.add(row)
+    with pytest.raises(NotFound):
+        service.add_followup(
+            SECRET, record_id=attachment, sequence=1, sealed=followup, mac=bytes(32)
+        )
+    assert [r.id for r in service.lookup(SECRET).records] == [rid]
 
 
 def test_abandoned_uploads_expire_with_their_chunks(
