@@ -105,6 +105,7 @@ def _announce(console: Console) -> Callable[[Codename, bool], None]:
             f"Your codename (write it down now; you need it to see replies):\n\n    {codename}\n",
             highlight=False,
             markup=False,
+            soft_wrap=True,  # one line, however narrow the terminal: it is copied whole
         )
 
     return announce

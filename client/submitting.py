@@ -160,12 +160,14 @@ def submit(
     holders = org.holders
     resume = ResumeFile(home, state_name(org.fingerprint, raw))
     state: UploadState | None = None
+    held: dict[str, int] | None = None
     if resume.exists():
         codename = read_codename()
         keys = org.derive(codename, profile)
         state = resume.load(keys.resume_key)
         _check_resumable(state, org, attachments, holders, resume)
-        if not _still_staged(server, state):
+        held = _status(server, state)
+        if held is None:  # expired: start over with the same codename
             resume.delete()
             state = None
     else:
@@ -181,7 +183,7 @@ def submit(
     if not resumed:
         resume.save(keys.resume_key, state)
     plaintexts = _plaintexts(report, keys, attachments, state)
-    commitments = _upload(server, state, plaintexts, progress)
+    commitments = _upload(server, state, plaintexts, progress, held=held or {})
     done = _complete(server, org, state, commitments, keys, holders)
     resume.delete()
     return Submitted(codename, done[0][0], done[0][1], [rid for rid, _ in done[1:]], resumed)
@@ -307,19 +309,14 @@ def _check_resumable(
         )
 
 
-def _still_staged(server: SourceServer, state: UploadState) -> bool:
+def _status(server: SourceServer, state: UploadState) -> dict[str, int] | None:
+    """Record id to the payload bytes the server holds; None if the submission expired."""
     try:
-        server.send("GET", f"/submissions/{state.submission}")
+        answer = server.send("GET", f"/submissions/{state.submission}")
     except RefusedError as exc:
         if exc.status == 404:
-            return False  # expired: start over with the same codename
+            return None
         raise ClientError(str(exc)) from None
-    return True
-
-
-def _status(server: SourceServer, state: UploadState) -> dict[str, int]:
-    """Record id to the payload bytes the server holds."""
-    answer = _call(server, "GET", f"/submissions/{state.submission}", None)
     try:
         return {str(r["id"]): int(r["received"]) for r in answer["records"]}
     except (KeyError, TypeError, ValueError):
@@ -444,7 +441,7 @@ class _ChunkSink:
                     raise
                 pause(attempt, exc.retry_after)
                 try:
-                    received = _status(self.server, self.state)[self.record.id]
+                    received = (_status(self.server, self.state) or {})[self.record.id]
                 except (DroppedError, KeyError):
                     continue
             except RefusedError as exc:
@@ -464,10 +461,15 @@ def _stored(progress: Progress, before: int) -> Callable[[int], None]:
 
 
 def _upload(
-    server: SourceServer, state: UploadState, plaintexts: list[Opener], progress: Progress
+    server: SourceServer,
+    state: UploadState,
+    plaintexts: list[Opener],
+    progress: Progress,
+    *,
+    held: dict[str, int],
 ) -> list[bytes]:
-    """Upload every record from where the server is; each record's commitment."""
-    held = _status(server, state)
+    """Upload every record from where the server is (`held`: record id to bytes held);
+    each record's commitment."""
     total = sum(r.size for r in state.records)
     before = [sum(r.size for r in state.records[:i]) for i in range(len(state.records))]
     progress.start(total, sum(min(held.get(r.id, 0), r.size) for r in state.records))
