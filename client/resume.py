@@ -48,9 +48,10 @@ class RecordState:
     file_key: bytes
     nonce: bytes
     headers: dict[str, bytes]
-    #: For an attachment: the file's base name and size, to check it is the same file.
+    #: For an attachment: the file's base name, size and mtime, to check it is the same.
     name: str | None = None
     plain_size: int | None = None
+    mtime_ns: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class RecordState:
             "headers": {holder: _b64(header) for holder, header in self.headers.items()},
             "name": self.name,
             "plain_size": self.plain_size,
+            "mtime_ns": self.mtime_ns,
         }
 
     @classmethod
@@ -75,6 +77,7 @@ class RecordState:
             headers={str(h): base64.b64decode(v) for h, v in value["headers"].items()},
             name=value.get("name"),
             plain_size=value.get("plain_size"),
+            mtime_ns=value.get("mtime_ns"),
         )
 
 

@@ -76,6 +76,8 @@ class Attachment:
     path: Path
     name: str
     size: int
+    #: When the file last changed: a resumed upload must re-seal the very same bytes.
+    mtime_ns: int
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def check_attachments(paths: list[Path]) -> list[Attachment]:
             name = envelope.check_name(path.name)
         except envelope.EnvelopeError as exc:
             raise ClientError(f"attachment {shown}: {exc}") from None
-        found.append(Attachment(path, name, path.stat().st_size))
+        info = path.stat()
+        found.append(Attachment(path, name, info.st_size, info.st_mtime_ns))
     return found
 
 
@@ -231,6 +234,7 @@ def _create(
                 headers=headers,
                 name=None if attachment is None else attachment.name,
                 plain_size=None if attachment is None else attachment.size,
+                mtime_ns=None if attachment is None else attachment.mtime_ns,
             )
         )
     return state
@@ -301,6 +305,13 @@ def _check_resumable(
             "an unfinished upload of this report had other attachments: run the command "
             f"with the same --attach files, or delete {resume.path} to start again"
         )
+    for record, attachment in zip(state.records[1:], attachments, strict=True):
+        if record.mtime_ns != attachment.mtime_ns:
+            shown = envelope.display_name(attachment.name)
+            raise ClientError(
+                f"{shown} changed since its upload started, so what the server holds of it "
+                f"no longer matches: delete {resume.path} to start again"
+            )
     if any(set(r.headers) != set(holders) for r in state.records):
         # The roster changed since: headers made for the old one would be refused.
         raise ClientError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,20 @@ def test_resuming_with_other_attachments_is_refused(
     monkeypatch.setenv("TVAULT_CODENAME", str(codename))
     with pytest.raises(ClientError, match="other attachments"):
         _submit(vault, home, report, [], NoProgress())
+
+
+def test_resuming_after_an_attachment_changed_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = SourceVault()
+    codename, home, report, big = _killed_upload(vault, tmp_path)
+    data = bytearray(big.read_bytes())
+    data[0] ^= 1
+    big.write_bytes(bytes(data))
+    os.utime(big, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    monkeypatch.setenv("TVAULT_CODENAME", str(codename))
+    with pytest.raises(ClientError, match="changed since its upload started"):
+        _submit(vault, home, report, [big], NoProgress())
 
 
 def test_an_expired_upload_starts_again_with_the_same_codename(
