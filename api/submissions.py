@@ -367,7 +367,15 @@ async def read_chunk(request: Request, limit: int) -> bytearray:
     return chunk
 
 
-@router.put("/{submission_id}/records/{record_id}/payload")
+_OCTETS: Final = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.put(
+    "/{submission_id}/records/{record_id}/payload",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/octet-stream": _OCTETS}}
+    },
+)
 async def put_chunk(
     submission_id: SubmissionId,
     record_id: RecordId,

@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -424,3 +425,31 @@ def test_a_small_report_is_submitted_in_one_request(service: Submissions, org: O
     _check_receipt(completed.receipt, org)
     assert service.status(completed.id)[0] is True
     assert [r.id for r in service.lookup(SECRET).records] == [completed.log_indices[0][0]]
+
+
+def test_racing_completions_and_chunks_agree(
+    service: Submissions, org: OrgSetup, engine: Engine
+) -> None:
+    # Workers on one database: two completions of one submission log it once; two chunks
+    # at one offset store one.
+    created, sealed = _submit(service, org, count=3)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: _complete(service, org, created, sealed), range(4)))
+    assert len({tuple(r.log_indices) for r in results}) == 1
+    with session_scope(engine, readonly=True) as session:
+        assert audit.tree_size(session) == 3
+    record = seal_record(os.urandom(4000), org.recipients)
+    staged = _create(service, _declared([record]))
+    rid = staged.records[0].id
+
+    def put(_: int) -> str:
+        try:
+            service.append_chunk(staged.id, rid, offset=0, data=record.payload[:1000])
+        except Conflict as exc:
+            return type(exc).__name__
+        return "stored"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(put, range(4)))
+    assert outcomes.count("stored") == 1
+    assert service.status(staged.id)[1][0].received == 1000
