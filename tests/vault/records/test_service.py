@@ -270,6 +270,10 @@ BAD_GRANTS: dict[str, BadGrant] = {
     "two-stanzas": lambda t, s: {
         "header": age.make_header(s.file_key, [t.caseworker.recipient, t.colleague.recipient])
     },
+    # The team's org is X25519: a post-quantum stanza is of another type, refused alike.
+    "another-stanza-type": lambda t, s: {
+        "header": age.make_header(s.file_key, [age.recipient_of(age.generate_identity("pq"))])
+    },
     "not-a-header": lambda t, s: {"header": b"age-encryption.org/v1\n"},
     "unsigned-statement": lambda t, s: {"statement": b"{}\n"},
     "statement-by-another": lambda t, s: {
@@ -395,7 +399,7 @@ def test_racing_replies_get_distinct_numbers(
 
 
 @pytest.mark.parametrize(
-    "sealed", [b"not an age file", None], ids=["not-age", "classical-stanza-type-mismatch"]
+    "sealed", [b"not an age file", None], ids=["not-age", "another-stanza-type"]
 )
 def test_a_reply_must_be_an_age_file_of_the_org_type(
     engine: Engine, records: Records, team: Team, report: Seeded, sealed: bytes | None
