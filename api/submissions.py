@@ -357,7 +357,10 @@ async def read_chunk(request: Request, limit: int) -> bytearray:
         if size + len(piece) > limit:
             raise TooLarge(f"a chunk is at most {limit} bytes")
         if chunk is None or size + len(piece) > len(chunk):
-            chunk = (chunk or bytearray())[:size] + piece
+            # No (or a short) declared length: grow in place, amortised.
+            chunk = bytearray() if chunk is None else chunk
+            del chunk[size:]
+            chunk += piece
         else:
             chunk[size : size + len(piece)] = piece
         size += len(piece)

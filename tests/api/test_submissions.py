@@ -107,7 +107,10 @@ def test_an_upload_resumes_where_the_server_is(http: TestClient, org: OrgSetup) 
     wrong = problem(http.put(f"{url}?offset=0", content=payload[:1000]), 409)
     assert wrong["received"] == 1000
     problem(http.put(f"{url}?offset=1500", content=payload[1500:]), 409)
-    assert http.put(f"{url}?offset=1000", content=payload[1000:]).json() == {
+    # A chunk without a Content-Length (chunked transfer coding) is taken whole too.
+    pieces = iter([payload[1000:1100], payload[1100:1200], payload[1200:1300]])
+    assert http.put(f"{url}?offset=1000", content=pieces).json() == {"received": 1300}
+    assert http.put(f"{url}?offset=1300", content=payload[1300:]).json() == {
         "received": len(payload)
     }
     response = http.post(
