@@ -31,6 +31,7 @@ from tests.vault.records.support import (
     headers_of,
     log_entries,
     log_size,
+    race,
     seed_record,
 )
 from vault import audit
@@ -389,3 +390,17 @@ def test_the_inbox_applies_the_retention_period(desk: Desk) -> None:
         audit.RETENTION,
         old.id,
     )
+
+
+def test_racing_grants_over_http_answer_once_201_and_never_5xx(desk: Desk) -> None:
+    rid = desk.report.id
+    body = desk.grant_body("intake", "caseworker")
+    before = log_size(desk.engine)
+    answers = race(5, lambda: desk.request("POST", f"/records/{rid}/grants", "intake", json=body))
+    codes = sorted(answer.status_code for answer in answers)  # type: ignore[attr-defined]
+    assert codes == [200, 200, 200, 200, 201]
+    assert [e.action for e in _new_entries(desk, before)] == [Action.RECORD_GRANTED]
+    assert set(headers_of(desk.engine, rid)) == {
+        desk.staff["intake"].id,
+        desk.staff["caseworker"].id,
+    }
