@@ -328,15 +328,20 @@ def grant(desk: Desk, record: str, username: str) -> dict[str, bool]:
     return done
 
 
-def revoke(desk: Desk, record: str, username: str) -> list[str]:
-    """Remove `username`'s headers of `record` and its attachments; the ids revoked."""
-    target = _colleague(desk, username)
-    revoked = []
+def revoke(desk: Desk, record: str, username: str) -> dict[str, bool]:
+    """Remove `username`'s headers of `record` and its attachments. Revoking what they do
+    not hold is harmless, as granting twice is. Returns record id → whether it was held."""
+    target = checked_id(str(_colleague(desk, username)["id"]), "account")
+    listed = {str(r["id"]): r for r in records(desk)}
+    done: dict[str, bool] = {}
     for rid in [record, *attachments_of(desk, record)]:
-        target_id = checked_id(str(target["id"]), "account")
-        desk.server.call("DELETE", f"/records/{checked_id(rid)}/grants/{target_id}", auth=True)
-        revoked.append(rid)
-    return revoked
+        held = listed.get(rid)
+        if held is not None and target not in held.get("holders", []):
+            done[rid] = False
+            continue
+        desk.server.call("DELETE", f"/records/{checked_id(rid)}/grants/{target}", auth=True)
+        done[rid] = True
+    return done
 
 
 # --- cases ----------------------------------------------------------------------------

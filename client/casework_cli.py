@@ -167,11 +167,11 @@ def revoke(
     """Remove a colleague's access to a record and a report's attachments."""
     with _desk(home, proxy) as desk:
         revoked = casework.revoke(desk, record, user)
-    _emit(
-        json_out,
-        {"user": user, "revoked": revoked},
-        "\n".join(f"{rid}: revoked from {user}" for rid in revoked),
+    text = "\n".join(
+        f"{rid}: {'revoked from' if held else 'not held by'} {user}"
+        for rid, held in revoked.items()
     )
+    _emit(json_out, {"user": user, "revoked": revoked}, text)
 
 
 @case_app.command("create")

@@ -81,7 +81,9 @@ def test_a_colleague_opens_after_a_grant_and_is_refused_after_the_revoke(
     assert set(grant(vault.desk("in1"), source.report, "cw2").values()) == {False}
     open_record(vault.desk("cw2"), source.report, tmp_path / "granted")
     assert (tmp_path / "granted" / "notes.txt").read_bytes() == NOTES
-    revoke(vault.desk("in1"), source.report, "cw2")
+    both = {source.report: True, source.attachments[0]: True}
+    assert revoke(vault.desk("in1"), source.report, "cw2") == both
+    assert set(revoke(vault.desk("in1"), source.report, "cw2").values()) == {False}
     with pytest.raises(ClientError, match="refused \\(404\\)"):
         open_record(vault.desk("cw2"), source.report, tmp_path / "after")
 

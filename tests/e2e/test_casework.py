@@ -83,7 +83,7 @@ def test_open_reply_grant_revoke_case_and_export(staffed: StaffedOrg, tmp_path: 
     seen = json.dumps(org.replies(codename), ensure_ascii=False)
     assert "연락 주셔서 감사합니다." in seen
 
-    # Grant (twice: harmless), the colleague opens; revoke, the colleague is refused.
+    # Grant (twice: harmless), the colleague opens; revoke (twice: harmless), refused.
     granted = cli.json("grant", rid, CASEWORKER, home=INTAKE)["granted"]
     assert granted == {record: True for record in [rid, *attachments]}
     again = cli.json("grant", rid, CASEWORKER, home=INTAKE)["granted"]
@@ -96,7 +96,9 @@ def test_open_reply_grant_revoke_case_and_export(staffed: StaffedOrg, tmp_path: 
     first, second = thread["replies"]
     assert first == {"sequence": 1, "sealed_to_you": False}
     assert (second["message"], second["author_name"]) == ("두 번째", INTAKE)
-    cli.json("revoke", rid, CASEWORKER, home=INTAKE)
+    revoked = cli.json("revoke", rid, CASEWORKER, home=INTAKE)["revoked"]
+    assert revoked == {record: True for record in [rid, *attachments]}
+    assert set(cli.json("revoke", rid, CASEWORKER, home=INTAKE)["revoked"].values()) == {False}
     cli.fails("open", rid, "--out", str(tmp_path / "cw2-again"), home=CASEWORKER)
 
     # Cases keep their names sealed; exports honour the consent flags.
