@@ -20,6 +20,7 @@ from api.headers import SecurityHeaders
 from api.limits import BodyLimit
 from api.privacy import ForgetClientAddress
 from api.problems import PROBLEM_RESPONSES, document_problem_schema, install_problem_handlers
+from api.timeouts import BodyTimeout
 from crypto.note import Signer
 from vault.settings import Settings
 
@@ -71,6 +72,7 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         overrides=submissions.body_limit_overrides(settings, API_PREFIX),
     )
+    app.add_middleware(BodyTimeout, seconds=settings.slow_client_seconds)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ForgetClientAddress)
     return app

@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
+from api.timeouts import timed_protocol
 from vault.accounts import startup
 from vault.accounts.bootstrap import FILE_NAME as BOOTSTRAP_FILE_NAME
 from vault.db import create_engine
@@ -20,6 +21,8 @@ from vault.settings import load_settings, prepare_data_dir
 
 # uvicorn waits this long for open requests after a shutdown signal.
 GRACEFUL_SHUTDOWN_SECONDS = 10
+# An idle kept-alive connection is closed after this long.
+KEEP_ALIVE_SECONDS = 5
 
 
 def _announce(data_dir: Path, host: str, port: int, bootstrap_code: str | None) -> None:
@@ -67,6 +70,9 @@ def run(*, data_dir: Path | None, host: str, port: int, dev: bool) -> None:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Slow clients are cut off: headers and stalled bodies (api.timeouts).
+        http=timed_protocol(settings.slow_client_seconds),
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level="debug" if dev else "info",
     )
     server = uvicorn.Server(config)

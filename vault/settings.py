@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     #: everyone together (the proof of work is what slows each source down).
     anonymous_rate: float = Field(default=50.0, gt=0)
     anonymous_burst: int = Field(default=200, ge=1)
+    #: Seconds a client has for a request's headers, and that a body may stall (api.timeouts).
+    slow_client_seconds: float = Field(default=20.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod

@@ -1,0 +1,105 @@
+"""Slow clients time out without tying up the server (api.timeouts), on the real server
+run by `tvault serve`: twenty clients trickle their headers or their bodies byte by byte;
+meanwhile every other request is answered; then the server cuts each of them off (a body
+with a 408 problem). Deadlines here only stop a hang; nothing asserts how fast."""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.api.conftest import RunningServer, start_server
+
+SLOW_CLIENT_SECONDS = 2
+ID = "A" * 26
+GUARD_SECONDS = 60  # only so that a server that never cuts a client off fails, not hangs
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningServer]:
+    monkeypatch.setenv("TVAULT_SLOW_CLIENT_SECONDS", str(SLOW_CLIENT_SECONDS))
+    running = start_server(tmp_path / "data", tmp_path / "server.log")
+    yield running
+    running.stop()
+
+
+def _trickle(address: tuple[str, int], head: bytes, body: bytes, outcome: dict[str, bytes]) -> None:
+    """Send `head` whole if `body` is given, else byte by byte; then `body` byte by byte,
+    until the server closes the connection. `outcome["answer"]` is what the server said."""
+    answer = b""
+    with socket.create_connection(address, timeout=5) as sock:
+        if body:
+            sock.sendall(head)
+        pending = body or head
+        deadline = time.monotonic() + GUARD_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                if pending:
+                    sock.sendall(pending[:1])
+                    pending = pending[1:]
+                readable, _, _ = select.select([sock], [], [], 0.2)
+                if readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        outcome["answer"] = answer
+                        return
+                    answer += data
+            except OSError:  # reset or broken pipe: the server closed it
+                outcome["answer"] = answer
+                return
+    outcome["answer"] = b"STILL OPEN " + answer
+
+
+def test_slow_clients_are_cut_off_while_others_are_served(server: RunningServer) -> None:
+    url = urlsplit(server.base_url)
+    address = (str(url.hostname), int(url.port or 80))
+    chunk_path = f"/v1/submissions/{ID}/records/{ID}/payload?offset=0"
+    clients: list[tuple[str, bytes, bytes]] = []
+    for n in range(7):  # headers that never end
+        clients.append(
+            (
+                "headers",
+                f"POST /v1/tokens HTTP/1.1\r\nHost: x\r\nX-{n}: ".encode() + b"a" * 400,
+                b"",
+            )
+        )
+    for _ in range(7):  # a chunked body, one byte at a time
+        head = f"PUT {chunk_path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        clients.append(("chunked", head.encode(), b"1\r\nx\r\n" * 400))
+    for _ in range(6):  # a declared length, one byte at a time
+        head = "POST /v1/sources/lookup HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n"
+        head += "Content-Type: application/json\r\n\r\n"
+        clients.append(("declared", head.encode(), b" " * 900))
+    outcomes: list[dict[str, bytes]] = [{} for _ in clients]
+    threads = [
+        threading.Thread(target=_trickle, args=(address, head, body, outcome), daemon=True)
+        for (_, head, body), outcome in zip(clients, outcomes, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    # While all twenty hang on, everyone else is served.
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        for _ in range(10):
+            assert http.get("/v1/health").status_code == 200
+            assert http.post("/v1/tokens").status_code == 201
+    for thread in threads:
+        thread.join(GUARD_SECONDS + 10)
+    for (kind, _, _), outcome in zip(clients, outcomes, strict=True):
+        answer = outcome.get("answer", b"STILL OPEN")
+        assert not answer.startswith(b"STILL OPEN"), f"a slow {kind} client was never cut off"
+        if kind == "headers":
+            assert answer == b"", f"answered a request whose headers never came: {answer!r}"
+        else:
+            assert answer.startswith(b"HTTP/1.1 408 "), f"{kind}: {answer[:200]!r}"
+            assert b"application/problem+json" in answer
+    assert httpx.get(f"{server.base_url}/v1/health", timeout=30).status_code == 200
+    log = server.stop()
+    assert "Traceback" not in log, log
