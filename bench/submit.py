@@ -56,13 +56,15 @@ import uvicorn
 from fastapi import FastAPI, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from api.server import GRACEFUL_SHUTDOWN_SECONDS
+from api.server import GRACEFUL_SHUTDOWN_SECONDS, KEEP_ALIVE_SECONDS
+from api.timeouts import timed_protocol
 from bench._api_appends import _free_port, _tree_size, _wait_until_up
 from bench.seal import _positive, _vm_hwm_kib
 from crypto import age, commitment, envelope, roster
 from crypto.codename import lookup_hash
 from crypto.pow import solve
 from vault.report import Report, encode_report, template
+from vault.settings import Settings
 
 MIB = 1024 * 1024
 REPORT_BYTES = 4096
@@ -128,7 +130,10 @@ def bare_app() -> FastAPI:
 
 
 def serve_bare(port: int) -> None:
-    """Serve `bare_app` with the uvicorn settings of `api.server.run` under --dev."""
+    """Serve `bare_app` with the uvicorn settings of `api.server.run` under --dev.
+
+    They are repeated here, not shared: keep the two in step when either changes.
+    """
     config = uvicorn.Config(
         bare_app(),
         host="127.0.0.1",
@@ -137,6 +142,8 @@ def serve_bare(port: int) -> None:
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        http=timed_protocol(Settings.model_fields["slow_client_seconds"].default),
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level="debug",
     )
     uvicorn.Server(config).run()
