@@ -1,8 +1,9 @@
 # Testimony Vault: the quick start is `make serve` and `make test` (see README.md).
 #
 # Setup bootstraps exactly one tool, uv, from a hash-pinned requirements file into
-# .tools/, then installs everything else from uv.lock (hash-pinned) into .venv/.
-# Both steps are idempotent: when already set up they cost well under a second.
+# .tools/, then installs everything else from uv.lock (hash-pinned) into .venv/, and
+# builds the source page (web/: npm ci from package-lock.json, then esbuild) into
+# web/dist/. Every step is idempotent: when already set up they cost well under a second.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -12,6 +13,8 @@ PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 BIN := .venv/bin
+PAGE := web/dist/page.html
+NODE_STAMP := web/node_modules/.package-lock.json
 # Extra arguments: `make serve ARGS="--port 9000"`, `make test ARGS="-k health"`.
 ARGS ?=
 
@@ -19,14 +22,15 @@ ARGS ?=
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON_PREFERENCE := only-system
 
-.PHONY: help setup serve test lint format clean
+.PHONY: help setup serve test stress lint format clean
 
 help:
 	@echo "make serve   set up, then run the server on its embedded SQLite default"
 	@echo "make test    set up, then run lint, types, layering and the whole test suite"
+	@echo "make stress  set up, then run the full crash and backup stress tests (docs/stress.md)"
 	@echo "make lint    ruff check, ruff format --check, mypy --strict"
 	@echo "make format  apply ruff's fixes and formatting"
-	@echo "make clean   remove .tools/ and .venv/"
+	@echo "make clean   remove .tools/, .venv/ and the built page (web/node_modules, web/dist)"
 
 # A venv without pip works even where Debian's python3-venv (ensurepip) is absent;
 # the machine's pip installs into it through --python.
@@ -37,8 +41,16 @@ $(UV): requirements-tools.txt
 		--root-user-action=ignore --no-deps --require-hashes -r requirements-tools.txt
 	touch $@
 
-setup: $(UV)
+setup: $(UV) $(PAGE)
 	$(UV) sync --locked --quiet
+
+# The page's packages, from the lock file only; npm writes the stamp when it is done.
+$(NODE_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error </dev/null
+	touch $@
+
+$(PAGE): $(NODE_STAMP) web/build.mjs $(wildcard web/src/*)
+	node web/build.mjs
 
 serve: setup
 	$(BIN)/tvault serve $(ARGS)
@@ -59,9 +71,14 @@ test: setup
 	$(BIN)/pytest $(ARGS) || status=$$?; \
 	exit $$status
 
+# The full stress tests (docs/stress.md): more sources, more SIGKILLs, longer. `make test`
+# runs the same tests in their short profile.
+stress: setup
+	TVAULT_STRESS=full $(BIN)/pytest -n 2 tests/stress $(ARGS)
+
 format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(TOOLS) .venv
+	rm -rf $(TOOLS) .venv web/node_modules web/dist

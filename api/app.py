@@ -13,7 +13,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.engine import Engine
 
-from api import admin, auth, cases, enrol, health, log, org, records, sources, submissions, tokens
+from api import (
+    admin,
+    auth,
+    cases,
+    enrol,
+    health,
+    log,
+    org,
+    page,
+    records,
+    sources,
+    submissions,
+    tokens,
+)
 from api.deps import accounts_lifespan
 from api.docs import install_docs
 from api.headers import SecurityHeaders
@@ -64,6 +77,7 @@ def create_app(
     v1.include_router(records.router)
     v1.include_router(cases.router)
     app.include_router(v1)
+    app.include_router(page.router)
     # Each add_middleware wraps the ones before it, so ForgetClientAddress runs first and
     # the address is gone before anything else sees the request; every response, the
     # body limit's refusals included, passes through SecurityHeaders.
@@ -73,6 +87,7 @@ def create_app(
         overrides=submissions.body_limit_overrides(settings, API_PREFIX),
     )
     app.add_middleware(BodyTimeout, seconds=settings.slow_client_seconds)
+    app.add_middleware(page.SourceCors)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ForgetClientAddress)
     return app

@@ -26,6 +26,7 @@ from client import (
     backups,
     casework_cli,
     org,
+    page_cli,
     prompts,
     rosters,
     source_cli,
@@ -138,6 +139,7 @@ app.add_typer(template.app, name="report")
 backups.register(app)
 casework_cli.register(app)
 source_cli.register(app)
+page_cli.register(app)
 
 ServerOption = Annotated[str, typer.Option("--server", help="The vault's URL.")]
 OrgOption = Annotated[
