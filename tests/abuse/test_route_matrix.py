@@ -64,6 +64,7 @@ PUBLIC_ROUTES: dict[str, tuple[str, str, Any, Expect]] = {
     "docs": ("GET", "/docs", None, anyone(200)),
     "docs-assets": ("GET", "/docs/assets/swagger-ui.css", None, anyone(200)),
     "health": ("GET", "/v1/health", None, anyone(200)),
+    "source-page": ("GET", "/", None, anyone(200)),
     "checkpoint": ("GET", "/v1/log/checkpoint", None, anyone(200)),
     "inclusion": ("GET", "/v1/log/proof/inclusion?index=0&tree_size=1", None, anyone(200)),
     "consistency": ("GET", "/v1/log/proof/consistency?size1=1&size2=1", None, anyone(200)),
