@@ -170,3 +170,12 @@ class SourcePage:
         page.click("#replies-check")
         page.locator("#replies-result").wait_for(state="visible", timeout=SLOW_MS)
         return [item.inner_text() for item in page.locator("#reply-list > li").all()]
+
+    def add_information(self, name: str, relationship: str, text: str) -> None:
+        """In the replies view, after a check: send a follow-up, and wait until it is added."""
+        page = self.page
+        page.fill("#followup-name", name)
+        page.fill("#followup-relationship", relationship)
+        page.fill("#followup-text", text)
+        page.click("#followup-send")
+        page.locator("#followup-done").wait_for(state="visible", timeout=SLOW_MS)

@@ -29,6 +29,7 @@ OpenPage = Callable[[str], SourcePage]
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 PHOTO_NAME = "가족사진.png"
 REPLY = "보내 주신 신고를 받았습니다. 담당자가 곧 확인하겠습니다."
+FOLLOWUP = "6월에 도문에서 이송되었다고 들었습니다."
 
 
 def _report_ids(org: StaffedOrg) -> set[str]:
@@ -140,6 +141,17 @@ def test_a_korean_report_with_a_photo_reaches_intake_and_the_reply_reaches_the_p
     replies = source.check_replies(codename)
     source.shot("reply")
     assert any(REPLY in reply for reply in replies), replies
+
+    # What the person adds there reaches intake as a follow-up of the report.
+    name, relationship = KOREAN_FORM["detainee-name-hangul"], KOREAN_FORM["source-relationship"]
+    source.add_information(name, relationship, FOLLOWUP)
+    source.shot("information-added")
+    again = org.cli.json("open", record, "--out", str(tmp_path / "again"), home=INTAKE)
+    thread = json.loads(Path(again["thread"]).read_bytes())
+    assert [r["message"] for r in thread["replies"]] == [REPLY]
+    (followup,) = thread["followups"]
+    assert followup["content"]["narrative"] == FOLLOWUP
+    assert followup["content"]["detainee"]["name_hangul"] == name
     assert source.problems == []
 
 
@@ -150,6 +162,8 @@ def test_the_saved_page_from_file_submits_the_same(
     _build_page(org, org.fingerprint, saved)
     before = _report_ids(org)
     source = open_page("ko-KR")
+    asked: list[str] = []
+    source.page.on("request", lambda request: asked.append(request.url))
     source.open(saved.as_uri())
     assert source.language == "ko"
     source.shot("saved-page")
@@ -165,6 +179,9 @@ def test_the_saved_page_from_file_submits_the_same(
     _assert_the_typed_report(report, narrative)
     assert files == {}
     assert source.problems == []
+    # The file itself, then only the server built into it: nothing from anywhere else.
+    assert asked[0] == saved.as_uri()
+    assert all(url.startswith(org.server.base_url + "/v1/") for url in asked[1:]), asked
 
 
 # --- failures: a clear message in the page's language, and the form kept -------------------
@@ -231,13 +248,26 @@ def test_a_saved_page_for_another_org(org: StaffedOrg, open_page: OpenPage, tmp_
     _assert_clear(failure, "fingerprint", "지문이 다릅니다")
 
 
-def test_a_file_too_large(org: StaffedOrg, open_page: OpenPage, tmp_path: Path) -> None:
-    """The server takes at most MAX_UPLOAD bytes an upload; the page says so before sending."""
+@pytest.mark.parametrize("saved", [False, True], ids=["served", "saved"])
+def test_a_file_too_large(
+    org: StaffedOrg, open_page: OpenPage, tmp_path: Path, saved: bool
+) -> None:
+    """The server takes at most MAX_UPLOAD bytes an upload. The page it serves knows and
+    says so before sending; a saved page built without the limit hears the server's 413."""
     big = tmp_path / "영상.bin"
     big.write_bytes(bytes(MAX_UPLOAD + 1))
-    url = org.server.base_url + "/"
-    failure = _refused(org, open_page("ko-KR"), url, org.fingerprint, big)
+    url, fingerprint = org.server.base_url + "/", org.fingerprint
+    typed: str | None = fingerprint
+    statuses: list[int] = []
+    source = open_page("ko-KR")
+    source.page.on("response", lambda response: statuses.append(response.status))
+    if saved:
+        page_file = tmp_path / "no-limit.html"
+        _build_page(org, fingerprint, page_file)
+        url, typed = page_file.as_uri(), None
+    failure = _refused(org, source, url, typed, big)
     _assert_clear(failure, "too-large", "너무 큽니다")
+    assert (413 in statuses) is saved, statuses
 
 
 def _spoil(token: str) -> str:
