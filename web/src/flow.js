@@ -113,9 +113,13 @@ function reportPlaintext(report, keys, attachmentIds) {
  * `{name, data: Uint8Array}`; `params` the codename's Argon2id cost; `maxBytes` (optional)
  * the largest attachment the page accepts. Callbacks: `onStep(name)`,
  * `onCodename(words)` (once the server took the submission, before any upload),
- * `onProgress(done, total)` for the upload, `onWork(tries, expected)` for the proof of work.
+ * `onProgress(done, total)` for the upload, `onWork(tries, expected)` for the proof of work,
+ * `onKeys(fraction)` while the codename's keys are derived.
  */
-export async function submit(server, { fingerprint, report, files = [], lang, params, onStep, onCodename, onProgress, onWork }) {
+export async function submit(
+  server,
+  { fingerprint, report, files = [], lang, params, onStep, onCodename, onProgress, onWork, onKeys },
+) {
   if (files.length > MAX_ATTACHMENTS) throw new VaultError("too-many");
   for (const f of files) core.checkName(f.name);
   onStep?.("org");
@@ -123,7 +127,12 @@ export async function submit(server, { fingerprint, report, files = [], lang, pa
   const { holders } = org.roster;
   onStep?.("keys");
   const indices = core.generateIndices();
-  const keys = await core.deriveKeys(indices, { fingerprint: org.fingerprint, kind: org.roster.kind, params });
+  const keys = await core.deriveKeys(indices, {
+    fingerprint: org.fingerprint,
+    kind: org.roster.kind,
+    params,
+    onProgress: onKeys,
+  });
   const placeholder = files.map(() => "A".repeat(ID_LENGTH));
   const sizes = [core.payloadSize(reportPlaintext(report, keys, placeholder).length)];
   for (const f of files) sizes.push(core.payloadSize(core.attachmentSize(f.name, f.data.length)));
@@ -232,10 +241,15 @@ async function upload(server, submission, record, chunkBytes, onStored) {
 }
 
 /** client.returning.replies: look the codename up, prove the receipts, open the replies. */
-export async function checkReplies(server, { fingerprint, codename, params }) {
+export async function checkReplies(server, { fingerprint, codename, params, onKeys }) {
   const indices = core.parseCodename(codename);
   const org = await pinOrg(server, fingerprint);
-  const keys = await core.deriveKeys(indices, { fingerprint: org.fingerprint, kind: org.roster.kind, params });
+  const keys = await core.deriveKeys(indices, {
+    fingerprint: org.fingerprint,
+    kind: org.roster.kind,
+    params,
+    onProgress: onKeys,
+  });
   let found;
   try {
     found = await server.send("POST", "/sources/lookup", { lookup_secret: core.b64(keys.lookupSecret) });

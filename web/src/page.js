@@ -15,7 +15,7 @@
 //   progress-box, status, progress   steps and the upload's progress bar
 //   codename-box, codename           the codename, shown once the server took the report
 //   done-box, receipt                the verified receipt (log index)
-//   replies-codename, replies-check  the "check for replies" view
+//   replies-codename, replies-check  the "check for replies" view; replies-status while it works
 //   replies-result, replies-summary, reply-list (one <li> per reply)
 //   followup-name, followup-relationship, followup-text, followup-send, followup-done
 //   error                            every failure, in the page's language (role=alert);
@@ -343,6 +343,12 @@ function busy(button, on) {
 function status(key) {
   $("status").textContent = t(`step-${key}`);
   $("status").dataset.step = key;
+  $("progress").removeAttribute("value"); // moving, until the step says how far
+}
+
+function meter(done, total) {
+  $("progress").max = total;
+  $("progress").value = done;
 }
 
 async function readFiles() {
@@ -395,10 +401,9 @@ async function onSubmit(event) {
         $("codename").textContent = words;
         $("codename-box").hidden = false;
       },
-      onProgress: (done, total) => {
-        $("progress").max = total;
-        $("progress").value = done;
-      },
+      onKeys: (fraction) => meter(fraction, 1),
+      onWork: (tries, expected) => meter(Math.min(tries, expected), expected),
+      onProgress: meter,
     });
     $("progress").value = $("progress").max;
     $("receipt").textContent = String(result.logIndex);
@@ -424,6 +429,8 @@ async function onReplies(event) {
   $("replies-result").hidden = true;
   try {
     const org = fingerprint();
+    $("replies-status").hidden = false;
+    $("replies-status").textContent = t("step-lookup");
     thread = await flow.checkReplies(server, { fingerprint: org, codename: $("replies-codename").value, params: config.params });
     const list = $("reply-list");
     list.replaceChildren();
@@ -439,6 +446,7 @@ async function onReplies(event) {
   } catch (error) {
     showError(error);
   } finally {
+    $("replies-status").hidden = true;
     busy(button, false);
   }
 }
