@@ -14,6 +14,7 @@ from vault.audit.checkpoints import (
     SignedCheckpoint,
     latest_checkpoint,
     record_and_prove,
+    record_and_prove_many,
     sign_checkpoint,
 )
 from vault.audit.events import (
@@ -33,6 +34,7 @@ from vault.audit.store import (
     consistency_proof,
     entries,
     inclusion_proof,
+    inclusion_proofs,
     root,
     tree_size,
 )
@@ -54,8 +56,10 @@ __all__ = [
     "encode_event",
     "entries",
     "inclusion_proof",
+    "inclusion_proofs",
     "latest_checkpoint",
     "record_and_prove",
+    "record_and_prove_many",
     "root",
     "sign_checkpoint",
     "tree_size",

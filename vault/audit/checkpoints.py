@@ -13,6 +13,7 @@ verifying the inclusion proof of the entry for that very fetch). See its docstri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,7 +24,7 @@ from crypto.checkpoint import Checkpoint
 from crypto.checkpoint import sign_checkpoint as sign_checkpoint_note
 from crypto.note import Signer
 from vault.audit.events import Event, encode_event, utc_today
-from vault.audit.store import append, inclusion_proof, root, tree_size
+from vault.audit.store import append_many, inclusion_proofs, root, tree_size
 from vault.db import lock_log
 from vault.models import Checkpoint as CheckpointRow
 from vault.models import metadata
@@ -97,13 +98,33 @@ def record_and_prove(session: Session, event: Event, signer: Signer) -> LoggedEv
 
     Precondition: a write session. Raises as `append` does.
     """
-    index = append(session, event)
-    size = index + 1
+    (logged,) = record_and_prove_many(session, [event], signer)
+    return logged
+
+
+def record_and_prove_many(
+    session: Session, events: Sequence[Event], signer: Signer
+) -> list[LoggedEvent]:
+    """Append `events` in order and return one `LoggedEvent` for each, all proven in ONE
+    checkpoint signed at the new size (the size after the last of them).
+
+    As `record_and_prove`, with the same guarantees, but one signature and one stored
+    checkpoint for the whole batch: this is how a group of submissions committed together
+    is logged. Returns [] and signs nothing for no events.
+    """
+    if not events:
+        return []
+    indices = append_many(session, events)
+    size = indices.stop
     note = _checkpoint_at(session, signer, size)
-    proof = inclusion_proof(session, index=index, tree_size=size)
-    # The encoding is deterministic: these are the bytes `append` stored.
-    entry = encode_event(event)
-    return LoggedEvent(index=index, entry=entry, tree_size=size, proof=proof, checkpoint=note)
+    proofs = inclusion_proofs(session, indices=indices, tree_size=size)
+    # The encoding is deterministic: these are the bytes `append_many` stored.
+    return [
+        LoggedEvent(
+            index=index, entry=encode_event(event), tree_size=size, proof=proof, checkpoint=note
+        )
+        for index, event, proof in zip(indices, events, proofs, strict=True)
+    ]
 
 
 def _checkpoint_at(session: Session, signer: Signer, size: int) -> bytes:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Final
 
@@ -27,6 +28,7 @@ from vault.submissions.errors import PowRefused
 
 FILE_NAME: Final = "pow.key"
 KEY_BYTES: Final = 32
+SPENT_BEFORE: Final = "the token was used before"
 
 
 def load_or_create_key(data_dir: Path) -> bytes:
@@ -37,6 +39,14 @@ def load_or_create_key(data_dir: Path) -> bytes:
     if len(key) != KEY_BYTES:
         raise ConfigError(f"{what} {path} is not a {KEY_BYTES}-byte key; delete it to renew")
     return key
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """A checked token: the `PowRedemption` row that spends it."""
+
+    nonce_hash: bytes
+    expires_on: date
 
 
 class ProofOfWork:
@@ -52,6 +62,26 @@ class ProofOfWork:
             self._key, bits=self.bits, now=time.time() if now is None else now, ttl=self._ttl
         )
 
+    def check(self, token: str, *, binding: bytes, counter: int, now: float | None = None) -> Spent:
+        """Check the solution, touching no database; what spending the token must store.
+
+        Raises `PowRefused` for a bad, expired or insufficient solution. Whether the token
+        was spent before is for the transaction that spends it (`redeem`, or a batch that
+        inserts `Spent` rows itself and refuses a nonce seen twice).
+        """
+        try:
+            crypto_pow.verify(
+                self._key,
+                token,
+                binding=binding,
+                counter=counter,
+                now=time.time() if now is None else now,
+            )
+            spent = crypto_pow.redemption(token)
+        except CryptoError as exc:
+            raise PowRefused(str(exc)) from None
+        return Spent(spent.nonce_hash, datetime.fromtimestamp(spent.expires, UTC).date())
+
     def redeem(
         self,
         session: Session,
@@ -65,22 +95,11 @@ class ProofOfWork:
 
         Raises `PowRefused` for a bad, expired or insufficient solution or a spent token.
         """
-        try:
-            crypto_pow.verify(
-                self._key,
-                token,
-                binding=binding,
-                counter=counter,
-                now=time.time() if now is None else now,
-            )
-            spent = crypto_pow.redemption(token)
-        except CryptoError as exc:
-            raise PowRefused(str(exc)) from None
+        spent = self.check(token, binding=binding, counter=counter, now=now)
         if session.get(PowRedemption, spent.nonce_hash) is not None:
-            raise PowRefused("the token was used before")
-        expires_on = datetime.fromtimestamp(spent.expires, UTC).date()
-        session.add(PowRedemption(nonce_hash=spent.nonce_hash, expires_on=expires_on))
+            raise PowRefused(SPENT_BEFORE)
+        session.add(PowRedemption(nonce_hash=spent.nonce_hash, expires_on=spent.expires_on))
         try:
             session.flush()
         except IntegrityError:  # spent a moment ago on another worker
-            raise PowRefused("the token was used before") from None
+            raise PowRefused(SPENT_BEFORE) from None

@@ -57,6 +57,7 @@ from vault.models import (
 )
 from vault.records.headers import check_header, check_sealed
 from vault.settings import Settings
+from vault.submissions.batch import LOOKUP_TAKEN, Committer, Holders, WholeReport
 from vault.submissions.errors import OffsetMismatch, PowRefused, TooLarge
 from vault.submissions.pow import ProofOfWork
 
@@ -160,6 +161,7 @@ class Submissions:
         self._clock = clock
         self._sweep_lock = threading.Lock()
         self._last_sweep: float | None = None
+        self.committer = Committer(engine, read_holders=_roster_holders)
 
     # --- creating and filling -------------------------------------------------------
 
@@ -185,7 +187,9 @@ class Submissions:
         binding: bytes,
         signer: Signer,
     ) -> Completed:
-        """Create, fill and complete a report without attachments in one transaction."""
+        """Create, fill and complete a report without attachments, committed together with
+        the other reports this process is submitting at the moment (`batch.Committer`):
+        one transaction, one checkpoint, and the answer only once it is committed."""
         self._check_declared([record])
         if len(payload) != record.size:
             raise Invalid(f"the payload has {len(payload)} bytes, not the declared {record.size}")
@@ -195,14 +199,22 @@ class Submissions:
             )
         _check_sealing_form([sealing], lookup_hash)
         self.sweep_if_due()
-        with self._counting(PowRefused, POW_REFUSED), session_scope(self._engine) as session:
-            self.pow.redeem(session, token, binding=binding, counter=counter)
-            created = _stage(session, [record], days=self._settings.staged_upload_days)
-            rid = created.records[0].id
-            _append(session, created.id, rid, offset=0, data=payload)
-            sealing = Sealing(rid, sealing.commitment, sealing.headers)
-            completed = _complete(session, created.id, [sealing], lookup_hash, signer)
-        return completed
+        with self._counting(PowRefused, POW_REFUSED):
+            spent = self.pow.check(token, binding=binding, counter=counter)
+            report = WholeReport(
+                submission_id=new_id(),
+                record_id=new_id(),
+                payload=payload,
+                commitment=sealing.commitment,
+                headers=sealing.headers,
+                lookup_hash=lookup_hash,
+                spent=spent,
+                expires_on=utc_today() + timedelta(days=self._settings.staged_upload_days),
+            )
+            logged = self.committer.submit(report, signer)
+        return Completed(
+            report.submission_id, [(report.record_id, logged.receipt.index)], logged.receipt
+        )
 
     def append_chunk(
         self, submission_id: str, record_id: str, *, offset: int, data: bytes | bytearray
@@ -483,9 +495,7 @@ def _complete(
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict(
-            "this lookup secret belongs to another report; make a new codename"
-        ) from None
+        raise Conflict(LOOKUP_TAKEN) from None
     held = tuple(sorted(holders))
     indices = audit.append_many(session, [_submitted(r, held) for r in attachments])
     for record, index in zip(attachments, indices, strict=True):
@@ -540,7 +550,7 @@ def _completed_again(
     return Completed(submission_id, [(r.id, r.log_index or 0) for r in ordered], receipt)
 
 
-def _roster_holders(session: Session) -> tuple[str, set[str]]:
+def _roster_holders(session: Session) -> Holders:
     """The org's recipient type and the holders every submission is sealed to now."""
     org = session.get(Org, 1)
     latest = session.exec(select(RosterVersion).order_by(col(RosterVersion.version).desc())).first()
@@ -564,7 +574,7 @@ def _roster_holders(session: Session) -> tuple[str, set[str]]:
         raise Conflict("the roster names no intake caseworker; nobody could open a submission")
     if opened.policy.get("recovery_recipient"):
         holders.add(RECOVERY_HOLDER)
-    return str(opened.policy["recipient_type"]), holders
+    return str(opened.policy["recipient_type"]), frozenset(holders)
 
 
 class UnknownSource(NotFound):

@@ -13,14 +13,19 @@ from crypto.note import Signer
 from tests.vault.audit.support import BOB, RECORD, fetch, memory_tree, published
 from vault.audit import (
     Action,
+    SignedCheckpoint,
     append_many,
     consistency_proof,
     decode_event,
+    inclusion_proof,
+    inclusion_proofs,
     latest_checkpoint,
     record_and_prove,
+    record_and_prove_many,
     sign_checkpoint,
 )
 from vault.db import session_scope
+from vault.errors import Invalid
 
 ORIGIN = "testimony-vault/00112233aabbccdd"
 
@@ -102,3 +107,49 @@ def test_a_rolled_back_fetch_leaves_neither_entry_nor_checkpoint(
         assert latest_checkpoint(session) is None
     stored, _ = memory_tree(engine)
     assert stored == []
+
+
+@pytest.mark.parametrize("before", [0, 5, 8])
+def test_a_batch_is_proven_entry_by_entry_under_one_checkpoint(
+    engine: Engine, signer: Signer, before: int
+) -> None:
+    with session_scope(engine) as session:
+        append_many(session, [published(n) for n in range(before)])
+    events = [fetch(f"record-{n:012d}") for n in range(11)]
+    with session_scope(engine) as session:
+        logged = record_and_prove_many(session, events, signer)
+        assert record_and_prove_many(session, [], signer) == []
+    size = before + len(events)
+    assert [e.index for e in logged] == list(range(before, size))
+    assert {(e.checkpoint, e.tree_size) for e in logged} == {(logged[0].checkpoint, size)}
+    checkpoint, _ = open_checkpoint(logged[0].checkpoint, origin=ORIGIN, log=signer.verifier)
+    _, tree = memory_tree(engine)
+    assert (checkpoint.tree_size, checkpoint.root_hash) == (size, tree.root())
+    with session_scope(engine, readonly=True) as session:
+        for event, entry in zip(events, logged, strict=True):
+            assert decode_event(entry.entry) == event
+            verify_inclusion(
+                leaf_hash=hash_leaf(entry.entry),
+                index=entry.index,
+                tree_size=size,
+                proof=entry.proof,
+                root=checkpoint.root_hash,
+            )
+            assert entry.proof == inclusion_proof(session, index=entry.index, tree_size=size)
+        assert latest_checkpoint(session) == SignedCheckpoint(
+            size, checkpoint.root_hash, logged[0].checkpoint
+        )
+
+
+def test_proofs_of_many_entries_match_each_proof_alone(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        append_many(session, [published(n) for n in range(300)])
+    wanted = [0, 1, 7, 128, 255, 256, 299, 299]
+    with session_scope(engine, readonly=True) as session:
+        proofs = inclusion_proofs(session, indices=wanted, tree_size=300)
+        assert proofs == [inclusion_proof(session, index=i, tree_size=300) for i in wanted]
+        # So many at once that the nodes take several queries.
+        every = inclusion_proofs(session, indices=range(300), tree_size=300)
+        assert every[150] == inclusion_proof(session, index=150, tree_size=300)
+        with pytest.raises(Invalid):
+            inclusion_proofs(session, indices=[300], tree_size=300)

@@ -63,17 +63,7 @@ def prepare_org(
         for holder, (_, recipient) in setup.holders.items()
         if holder != RECOVERY_HOLDER
     ]
-    document = {
-        "type": roster.PUBLIC_TYPE,
-        "org": {"name": "Org", "fingerprint": roster.fingerprint(ORG_KEY.verifier.public_key)},
-        "version": 1,
-        "issued": today().isoformat(),
-        "expires": (today() + timedelta(days=30)).isoformat(),
-        "policy": policy,
-        "log_key": signer.verifier.vkey,
-        "intake": intake_list,
-    }
-    public = roster.sign_roster(document, ORG_KEY)
+    public = signed_public_roster(1, policy, signer, intake_list)
     with session_scope(engine) as session:
         session.add(
             Org(
@@ -94,6 +84,23 @@ def prepare_org(
             )
         )
     return setup
+
+
+def signed_public_roster(
+    version: int, policy: dict[str, Any], log_signer: note.Signer, intake: list[dict[str, str]]
+) -> bytes:
+    """A public roster as `tvault roster publish` signs it, naming `intake`."""
+    document = {
+        "type": roster.PUBLIC_TYPE,
+        "org": {"name": "Org", "fingerprint": roster.fingerprint(ORG_KEY.verifier.public_key)},
+        "version": version,
+        "issued": today().isoformat(),
+        "expires": (today() + timedelta(days=30)).isoformat(),
+        "policy": policy,
+        "log_key": log_signer.verifier.vkey,
+        "intake": intake,
+    }
+    return roster.sign_roster(document, ORG_KEY)
 
 
 @dataclass(frozen=True)
