@@ -6,6 +6,7 @@ many logins arrive together (100 unbounded would need 6.4 GiB)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,10 @@ def test_a_hundred_concurrent_logins_stay_within_the_bound(server: RunningServer
     print(f"login_memory: idle_peak_mib={before} peak_mib={peak} growth_mib={peak - before}")
     assert statuses == [401] * LOGINS
     assert peak - before <= BOUND_MIB, f"peak grew {peak - before} MiB, bound {BOUND_MIB} MiB"
+    # The server listens on "localhost": a numeric loopback address would be a client's.
+    log = server.stop()
+    assert "127.0.0.1" not in log, "a client address reached the server's output"
+    assert re.search(r"(?<![0-9A-Fa-f:])::1(?![0-9A-Fa-f:])", log) is None  # IPv6 loopback
 
 
 def _login(username: str) -> dict[str, str]:

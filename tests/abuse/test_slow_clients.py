@@ -5,6 +5,7 @@ with a 408 problem). Deadlines here only stop a hang; nothing asserts how fast."
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import threading
@@ -103,3 +104,6 @@ def test_slow_clients_are_cut_off_while_others_are_served(server: RunningServer)
     assert httpx.get(f"{server.base_url}/v1/health", timeout=30).status_code == 200
     log = server.stop()
     assert "Traceback" not in log, log
+    # The server listens on "localhost": a numeric loopback address would be a client's.
+    assert "127.0.0.1" not in log, "a client address reached the server's output"
+    assert re.search(r"(?<![0-9A-Fa-f:])::1(?![0-9A-Fa-f:])", log) is None  # IPv6 loopback

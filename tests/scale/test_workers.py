@@ -29,6 +29,7 @@ from crypto import note
 from crypto.checkpoint import parse_checkpoint
 from crypto.merkle.verify import verify_consistency
 from tests.e2e.support import AUDITOR, INTAKE, Cli, database, password_of, set_up_staff, totp
+from tests.e2e.test_canaries import _database_bytes, _text_forms
 from tests.stress.harness import (
     CrashableServer,
     Sent,
@@ -137,6 +138,9 @@ def test_workers_sharing_postgresql_keep_one_log(tmp_path: Path, db_url: str) ->
         assert fetched, "no header was fetched while sources submitted"
         check_opens(org, sent)
         _one_gapless_log(db_url, sent)
+        # No client address in the database under load (the canary test's search).
+        dump = _database_bytes(db_url)
+        assert not any(form in dump for form in _text_forms("127.0.0.1"))
         _checkpoints_are_prefixes(urls, org.db_url, notes)
         # The auditor's checks through each worker in turn, each holding the checkpoint
         # the last one saw: its session is for the first worker's URL, so through the
@@ -153,6 +157,8 @@ def test_workers_sharing_postgresql_keep_one_log(tmp_path: Path, db_url: str) ->
             worker.stop()
     for worker in workers:
         assert "Traceback" not in worker.log(), worker.log()
+        # Workers listen on "localhost": a numeric loopback address would be a client's.
+        assert "127.0.0.1" not in worker.log(), "a client address reached a worker's output"
     print(
         f"\nscale-out: {WORKERS} workers, {len(sent)} submissions, {len(fetched)} header "
         f"fetches, {len(notes)} checkpoints polled, all consistent"
