@@ -486,7 +486,8 @@ async function onFollowup(event) {
 
 function showView(which) {
   const replies = which === "replies";
-  $("submit-form").hidden = replies || !$("done-box").hidden;
+  // The submit view's results stay for when the person comes back to it (page.css).
+  document.body.dataset.view = which;
   $("replies-view").hidden = !replies;
   $("view-submit").setAttribute("aria-pressed", String(!replies));
   $("view-replies").setAttribute("aria-pressed", String(replies));
@@ -512,4 +513,5 @@ $("submit-form").addEventListener("submit", onSubmit);
 $("replies-form").addEventListener("submit", onReplies);
 $("followup-form").addEventListener("submit", onFollowup);
 setLanguage(preferredLanguage());
+showView("submit");
 document.documentElement.dataset.ready = "true";
