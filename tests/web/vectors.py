@@ -13,6 +13,7 @@ import io
 import json
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +30,7 @@ from crypto.merkle.memory import MemoryTree
 from crypto.merkle.rfc6962 import hash_leaf
 from crypto.messages import followup_message, sign_reply
 from crypto.profile import weak_test_profile
+from crypto.rotation import sign_rotation
 
 B64 = base64.b64encode
 
@@ -110,6 +112,13 @@ def make_vectors() -> dict[str, Any]:
         record="R" * 26, sequence=1, author="A" * 26, message="답장입니다", signing_key=staff_key
     )
     file_key, digest = bytes(range(16)), hashlib.sha256(b"payload").digest()
+    middle, newest = note.Signer.generate("tvault-org"), note.Signer.generate("tvault-org")
+    first = note.Signer("tvault-org", org_key)
+    today = date(2026, 1, 1)
+    rotations = [
+        sign_rotation(serial=1, old=first, new=middle, issued=today).decode(),
+        sign_rotation(serial=2, old=middle, new=newest, issued=today).decode(),
+    ]
     return {
         "fingerprint": fingerprint,
         "org_public_key": _b64(_raw(org_key)),
@@ -132,6 +141,11 @@ def make_vectors() -> dict[str, Any]:
             "file_key": file_key.hex(),
             "sha256": digest.hex(),
             "value": commit(file_key=file_key, payload_sha256=digest).hex(),
+        },
+        "rotation": {
+            "statements": rotations,
+            "current": _b64(newest.verifier.public_key),
+            "middle": _b64(middle.verifier.public_key),
         },
         "followup": {
             "message": _b64(followup_message(record="R" * 26, sequence=2, sealed_sha256=digest)),

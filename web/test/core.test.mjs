@@ -96,3 +96,14 @@ test("a sealed payload opens with typage under the intake identity", async () =>
   assert.equal(payload.length, core.payloadSize(plain.length));
   assert.deepEqual(await core.openFile(core.concat(header, payload), v.intake_identity), plain);
 });
+
+test("a rotated org key is followed from the fingerprint given, a broken chain is not", () => {
+  const { statements, current, middle } = v.rotation;
+  core.followRotations(statements, v.fingerprint, bytes(current));
+  core.followRotations(statements, v.fingerprint, bytes(middle));
+  core.followRotations(statements, core.orgFingerprint(bytes(middle)), bytes(current));
+  assert.throws(() => core.followRotations([statements[1]], v.fingerprint, bytes(current)), { code: "fingerprint" });
+  assert.throws(() => core.followRotations(statements, v.fingerprint, core.randomBytes(32)), { code: "fingerprint" });
+  const forged = statements[1].replace(/\u2014 tvault-org (\S+)\n$/u, (line, sig) => line.replace(sig, sig.slice(0, 10) + (sig[10] === "A" ? "B" : "A") + sig.slice(11)));
+  assert.throws(() => core.followRotations([statements[0], forged], v.fingerprint, bytes(current)), { code: "fingerprint" });
+});
