@@ -15,7 +15,7 @@ import binascii
 import math
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -31,7 +31,7 @@ from pydantic import (
 from starlette.concurrency import run_in_threadpool
 
 from api.limits import Override, RateLimits
-from api.log import LogSignerDep
+from api.log import LogSignerDep, get_engine, get_log_signer
 from vault.audit import LoggedEvent
 from vault.errors import Invalid
 from vault.models import RecordKind
@@ -240,9 +240,13 @@ def _once(request: Request, name: str, kind: type[_T], make: Callable[[Settings]
     return value
 
 
-def get_submissions(request: Request) -> Submissions:
-    """The app's `Submissions`, made on first use; expired uploads are swept then, and at
-    most hourly after that, before the request is served."""
+async def get_submissions(request: Request) -> Submissions:
+    """The app's `Submissions`, made on first use (expired uploads are swept, at most
+    hourly, by the routes that start a submission: `Submissions.create` and `submit_whole`).
+
+    Async, as `rate_limited`'s dependency is, though neither awaits: FastAPI runs them on
+    the event loop rather than handing each to a worker thread and back, which under load
+    cost more than the work they do."""
 
     def make(settings: Settings) -> Submissions:
         state = request.app.state
@@ -252,21 +256,20 @@ def get_submissions(request: Request) -> Submissions:
         )
         return service
 
-    service = _once(request, "submissions", Submissions, make)
-    service.sweep_if_due()
-    return service
+    return _once(request, "submissions", Submissions, make)
 
 
 SubmissionsDep = Annotated[Submissions, Depends(get_submissions)]
 
 
-def rate_limited(name: str) -> Callable[[Request], None]:
-    """A dependency taking one request from the app's bucket for `name`."""
+def rate_limited(name: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """A dependency taking one request from the app's bucket for `name` (on the event loop,
+    see `get_submissions`)."""
 
     def make(settings: Settings) -> RateLimits:
         return RateLimits(rate=settings.anonymous_rate, burst=settings.anonymous_burst)
 
-    def take(request: Request) -> None:
+    async def take(request: Request) -> None:
         _once(request, "rate_limits", RateLimits, make).take(name)
 
     return take
@@ -304,7 +307,7 @@ RecordId = Annotated[str, Path(pattern=ID_PATTERN)]
     dependencies=[Depends(rate_limited("submissions"))],
 )
 def create_submission(
-    body: SubmissionIn, submissions: SubmissionsDep, signer: LogSignerDep, request: Request
+    body: SubmissionIn, submissions: SubmissionsDep, request: Request
 ) -> CreatedOut | SubmittedOut:
     """Stage a submission paid for by a solved proof-of-work token; or, for a report with
     no attachments whose payload, commitment and headers come along, submit it whole."""
@@ -329,7 +332,9 @@ def create_submission(
             token=body.pow.token,
             counter=body.pow.counter,
             binding=binding,
-            signer=signer,
+            # Got here, not as a dependency: two sync dependencies are two more hops
+            # between the event loop and a worker thread on the busiest route.
+            signer=get_log_signer(request, get_engine(request)),
         )
         out = CompletedOut.of(completed)
         return SubmittedOut(id=completed.id, records=out.records, receipt=out.receipt)

@@ -24,7 +24,7 @@ from crypto.checkpoint import Checkpoint
 from crypto.checkpoint import sign_checkpoint as sign_checkpoint_note
 from crypto.note import Signer
 from vault.audit.events import Event, encode_event, utc_today
-from vault.audit.store import append_many, inclusion_proofs, root, tree_size
+from vault.audit.store import append_many_rooted, inclusion_proofs, root, tree_size
 from vault.db import lock_log
 from vault.models import Checkpoint as CheckpointRow
 from vault.models import metadata
@@ -114,10 +114,11 @@ def record_and_prove_many(
     """
     if not events:
         return []
-    indices = append_many(session, events)
+    indices, root_hash = append_many_rooted(session, events)
     size = indices.stop
-    note = _checkpoint_at(session, signer, size)
-    proofs = inclusion_proofs(session, indices=indices, tree_size=size)
+    # No checkpoint of this size can exist: its last entries did not until now.
+    note = _sign_and_store(session, signer, size, root_hash)
+    proofs = inclusion_proofs(session, indices=indices, tree_size=size, size_known=True)
     # The encoding is deterministic: these are the bytes `append_many` stored.
     return [
         LoggedEvent(
@@ -134,7 +135,11 @@ def _checkpoint_at(session: Session, signer: Signer, size: int) -> bytes:
     ).scalar_one_or_none()
     if stored is not None:
         return str(stored).encode()
-    root_hash = root(session, size)
+    return _sign_and_store(session, signer, size, root(session, size))
+
+
+def _sign_and_store(session: Session, signer: Signer, size: int, root_hash: bytes) -> bytes:
+    """Sign the checkpoint of `size` and store it. Precondition: log lock held, none stored."""
     note = sign_checkpoint_note(Checkpoint(signer.name, size, root_hash), signer)
     row = {"tree_size": size, "root_hash": root_hash, "signed_note": note.decode()}
     session.execute(sa.insert(_CHECKPOINT), {**row, "day": utc_today()})

@@ -74,13 +74,21 @@ def append_many(session: Session, events: Iterable[Event]) -> range:
 
     As `append`, with one lock, one read of the tree's edge and two inserts for the batch.
     """
+    return append_many_rooted(session, events)[0]
+
+
+def append_many_rooted(session: Session, events: Iterable[Event]) -> tuple[range, bytes]:
+    """As `append_many`, and also return the root hash of the log it leaves, computed from
+    the tree's right edge without another query."""
     # Encoded before the lock is taken, so the lock is held only for the database work.
     return _append_entries(session, [(encode_event(event), event) for event in events])
 
 
-def _append_entries(session: Session, entries: Sequence[tuple[bytes, Event]]) -> range:
+def _append_entries(
+    session: Session, entries: Sequence[tuple[bytes, Event]]
+) -> tuple[range, bytes]:
     if not entries:
-        return range(0)
+        return range(0), root(session, tree_size(session))
     lock_log(session)
     size = tree_size(session)
     # The right edge: one stored node per set bit of the size.
@@ -98,8 +106,9 @@ def _append_entries(session: Session, entries: Sequence[tuple[bytes, Event]]) ->
             for node in compact.append(leaf_hash)
         )
     session.execute(sa.insert(_ENTRY), entry_rows)
-    session.execute(sa.insert(_NODE), node_rows)
-    return range(size, size + len(entries))
+    if node_rows:
+        session.execute(sa.insert(_NODE), node_rows)
+    return range(size, size + len(entries)), compact.root()
 
 
 def root(session: Session, tree_size: int) -> bytes:
@@ -126,16 +135,19 @@ def inclusion_proof(session: Session, *, index: int, tree_size: int) -> list[byt
 
 
 def inclusion_proofs(
-    session: Session, *, indices: Sequence[int], tree_size: int
+    session: Session, *, indices: Sequence[int], tree_size: int, size_known: bool = False
 ) -> list[list[bytes]]:
     """Return the inclusion proof of each entry of `indices` in the tree of `tree_size`.
 
     As `inclusion_proof`, but the nodes all the proofs need are read together, a few
     queries however many proofs: the proofs of neighbouring entries share most nodes.
+    `size_known`: the caller holds the log lock and has just appended up to `tree_size`,
+    so the log's size need not be read again.
     """
     if bad := [index for index in indices if not 0 <= index < tree_size]:
         raise Invalid(f"index {bad[0]} is not below tree_size {tree_size}")
-    _check_size(session, tree_size)
+    if not size_known:
+        _check_size(session, tree_size)
     plans = [inclusion_plan(index=index, tree_size=tree_size) for index in indices]
     needed = list(dict.fromkeys(node for plan in plans for node in plan.node_ids()))
     found: dict[tuple[int, int], bytes] = {}
