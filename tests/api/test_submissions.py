@@ -9,6 +9,7 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,9 @@ from tests.vault.submissions.support import (
     submit,
     upload,
 )
+from vault import audit
 from vault.accounts.codes import today
-from vault.audit import decode_event
+from vault.audit import decode_event, verify_log
 from vault.db import create_engine, session_scope
 from vault.models import Record, RecordHeader
 from vault.settings import Settings, load_settings
@@ -335,3 +337,51 @@ def test_a_large_upload_holds_one_chunk_at_a_time(tmp_path: Path) -> None:
         assert most - before < 4 * chunk // 1024, (before, most)
     finally:
         server.stop()
+
+
+def _whole(http: TestClient, org: OrgSetup, secret: bytes) -> dict[str, Any]:
+    """A one-request report body, its token solved."""
+    record = seal_record(os.urandom(3000), org.recipients)
+    records = [
+        {
+            "kind": "report",
+            "size": len(record.payload),
+            "payload": b64(record.payload),
+            "commitment": record.commitment.hex(),
+            "headers": {holder: b64(header) for holder, header in record.headers.items()},
+        }
+    ]
+    return {
+        "records": records,
+        "pow": paid(http, records),
+        "lookup_hash": lookup_hash(secret).hex(),
+    }
+
+
+def test_many_sources_at_once_each_get_a_receipt_and_the_log_stays_one(
+    http: TestClient,
+    org: OrgSetup,
+    engine: Engine,  # noqa: F811
+) -> None:
+    # Threads sending one-request reports together: they are committed in batches, so
+    # receipts share checkpoints, but each proves its own entry, and the log verifies.
+    bodies = [_whole(http, org, os.urandom(32)) for _ in range(24)]
+    replay = {**bodies[0], "lookup_hash": lookup_hash(os.urandom(32)).hex()}
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(
+            pool.map(lambda b: http.post("/v1/submissions", json=b), [*bodies, replay])
+        )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] * 24 + [403]  # the token twice: accepted once
+    receipts = [r.json()["receipt"] for r in responses if r.status_code == 201]
+    for receipt in receipts:
+        _check_receipt(receipt, org)
+    assert sorted(r["index"] for r in receipts) == list(range(24))
+    with session_scope(engine, readonly=True) as session:
+        entries = audit.entries(session, start=0, end=audit.tree_size(session))
+        note = audit.latest_checkpoint(session)
+    assert note is not None
+    assert len(entries) == 24
+    verify_log(entries, note.note, origin=org.log_signer.name, log=org.log_signer.verifier)
+    for entry, receipt in zip(entries, sorted(receipts, key=lambda r: r["index"]), strict=True):
+        assert base64.b64decode(receipt["entry"]) == entry

@@ -316,3 +316,24 @@ def _publish_again(settings: Settings, engine: Engine, org: OrgSetup) -> OrgSetu
             )
         )
     return newer
+
+
+def test_two_workers_committing_at_once_keep_one_log(
+    db_settings: Settings, engine: Engine, org: OrgSetup, service: Submissions
+) -> None:
+    # Two `Submissions` (two API worker processes, each its own committer) on one database.
+    other = Submissions(
+        engine=engine, settings=db_settings, pow=service.pow, refusals=RefusalCounter(engine)
+    )
+    work = [(s, Source(service, org)) for _ in range(10) for s in (service, other)]
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda pair: pair[1].send(pair[0], org), work))
+    for completed in done:
+        _check_receipt(completed.receipt, org)
+    assert sorted(c.receipt.index for c in done) == list(range(20))
+    with session_scope(engine, readonly=True) as session:
+        entries = audit.entries(session, start=0, end=20)
+        latest = audit.latest_checkpoint(session)
+    assert latest is not None
+    assert latest.tree_size == 20
+    verify_log(entries, latest.note, origin=org.log_signer.name, log=org.log_signer.verifier)
