@@ -73,13 +73,19 @@ class SourceCors:
             await self.app(scope, receive, send)
 
 
-@cache
 def _built(directory: Path) -> tuple[str, dict[str, str]] | None:
+    """The page template and its hashes, or None while it is not built (then asked again:
+    a page built after the server started is served without a restart)."""
     try:
-        template = (directory / "page.html").read_text(encoding="utf-8")
-        hashes = json.loads((directory / "page.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return _read_built(directory)
+    except (OSError, ValueError, KeyError):
         return None
+
+
+@cache
+def _read_built(directory: Path) -> tuple[str, dict[str, str]]:
+    template = (directory / "page.html").read_text(encoding="utf-8")
+    hashes = json.loads((directory / "page.json").read_text(encoding="utf-8"))
     return template, {"script": str(hashes["script"]), "style": str(hashes["style"])}
 
 
