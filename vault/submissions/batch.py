@@ -170,19 +170,29 @@ class Committer:
                     batch = [p for p in self._queue if p.signer is signer][: self._max_batch]
                     taken = set(map(id, batch))
                     self._queue = [p for p in self._queue if id(p) not in taken]
-                outcomes = self._commit(batch)
-                with self._cond:
-                    for pending, outcome in zip(batch, outcomes, strict=True):
-                        if isinstance(outcome, Logged):
-                            pending.result = outcome
-                        else:
-                            pending.error = outcome
-                        pending.done = True
-                    self._cond.notify_all()
+                try:
+                    outcomes = self._commit(batch)
+                except BaseException as exc:  # e.g. KeyboardInterrupt: answer them, then go
+                    self._answer(batch, [exc] * len(batch))
+                    raise
+                self._answer(batch, outcomes)
         finally:
             with self._cond:
                 self._committing = False
                 self._cond.notify_all()
+
+    def _answer(
+        self, batch: Sequence[_Pending], outcomes: Sequence[Logged | BaseException]
+    ) -> None:
+        """Hand each waiting request its outcome, and wake them."""
+        with self._cond:
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Logged):
+                    pending.result = outcome
+                else:
+                    pending.error = outcome
+                pending.done = True
+            self._cond.notify_all()
 
     def _commit(self, batch: Sequence[_Pending]) -> list[Logged | BaseException]:
         try:

@@ -235,19 +235,24 @@ def test_the_same_token_twice_in_one_batch_is_accepted_once(
         assert audit.tree_size(session) == 2
 
 
+@pytest.mark.parametrize("failure", [OSError, KeyboardInterrupt])
 def test_a_batch_whose_transaction_fails_acknowledges_nobody(
-    service: Submissions, org: OrgSetup, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    service: Submissions,
+    org: OrgSetup,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: type[BaseException],
 ) -> None:
     real_insert = batch._insert
 
     def insert_then_fail(*args: Any) -> list[batch.Logged]:
         real_insert(*args)  # everything is written, then the commit never happens
-        raise OSError("the disk went away")
+        raise failure("the disk went away")
 
     monkeypatch.setattr(batch, "_insert", insert_then_fail)
     sources = [Source(service, org) for _ in range(4)]
     futures = one_batch(service, engine, _senders(service, org, sources))
-    assert [_outcome(f) for f in futures] == [OSError] * 4
+    assert [_outcome(f) for f in futures] == [failure] * 4
     with session_scope(engine, readonly=True) as session:
         assert audit.tree_size(session) == 0
         for table in (Submission, Record, PayloadChunk, RecordHeader, PowRedemption):
