@@ -46,6 +46,7 @@ setup: $(UV) $(PAGE)
 
 # The page's packages, from the lock file only; npm writes the stamp when it is done.
 $(NODE_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "make setup: the source page needs Node.js 20+ and npm" >&2; exit 1; }
 	npm ci --prefix web --no-audit --no-fund --loglevel=error </dev/null
 	touch $@
 
