@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_report_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     #: One `PUT .../payload` request; the only bodies exempt from `max_body_bytes`.
-    max_chunk_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    max_chunk_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     max_attachments: int = Field(default=20, ge=0)
     #: A submission not completed within this many days is deleted with its chunks.
     staged_upload_days: int = Field(default=2, ge=1)
