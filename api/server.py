@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app
+from api.memory import tune_malloc
 from api.timeouts import timed_protocol
 from vault.accounts import startup
 from vault.accounts.bootstrap import FILE_NAME as BOOTSTRAP_FILE_NAME
@@ -106,6 +107,8 @@ def run(*, data_dir: Path | None, host: str, port: int, dev: bool) -> None:
     `dev` is taken only from the caller (the --dev flag), never from the environment, so
     no variable alone can admit the weak test KDF profile.
     """
+    # Before any thread starts: see api.memory (Linux with glibc only).
+    tune_malloc()
     values: dict[str, object] = {"dev": dev}
     if data_dir is not None:
         values["data_dir"] = data_dir
