@@ -266,6 +266,48 @@ export function attachmentSize(name, size) {
   return blocks(Math.max(ATTACHMENT_MIN_SIZE, padme(length)));
 }
 
+/**
+ * The attachment envelope of a file, in pieces, never whole in memory: `read(start, end)`
+ * resolves to those bytes of the file (of `size` bytes). Yields what attachmentEnvelope makes.
+ */
+export async function* attachmentPieces(name, size, read, piece = 1 << 20) {
+  const header = tarHeader(name, size);
+  yield header;
+  for (let at = 0; at < size; at += piece) {
+    const bytes = await read(at, Math.min(size, at + piece));
+    if (bytes.length !== Math.min(piece, size - at)) throw new VaultError("changed");
+    yield bytes;
+  }
+  const zeros = new Uint8Array(Math.min(piece, attachmentSize(name, size)));
+  for (let left = attachmentSize(name, size) - header.length - size; left > 0; left -= zeros.length) {
+    yield zeros.subarray(0, Math.min(left, zeros.length));
+  }
+}
+
+/**
+ * nonce ‖ STREAM of the plaintext `pieces` (an async iterable), in pieces as they are
+ * sealed: typage's STREAM under the payload key of `fileKey` and `nonce`. The same key,
+ * nonce and plaintext always give the same bytes, so a record can be sealed again to go on
+ * from an offset.
+ */
+export async function* sealPieces(pieces, fileKey, nonce) {
+  yield nonce;
+  const iterator = pieces[Symbol.asyncIterator]();
+  const source = new ReadableStream({
+    async pull(controller) {
+      const { done, value } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+  });
+  const reader = source.pipeThrough(encryptSTREAM(hkdf32(fileKey, "payload", nonce))).getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
+
 /** The single-file tar envelope of `data` named `name`, zero-padded to its bucket. */
 export function attachmentEnvelope(name, data) {
   const header = tarHeader(name, data.length);
@@ -558,6 +600,7 @@ export const followupMac = (key, record, sequence, sealed) =>
   followupMacOfDigest(key, record, sequence, sha256(sealed));
 
 export { hex, hmac, sha256, utf8 };
+export const sha256Hasher = () => sha256.create();
 
 /** client.org.follow_rotations: the served key is the one `wanted` names, or reached
  * from it through rotation statements each signed by the key before and the key after. */

@@ -135,7 +135,7 @@ export async function submit(
   });
   const placeholder = files.map(() => "A".repeat(ID_LENGTH));
   const sizes = [core.payloadSize(reportPlaintext(report, keys, placeholder).length)];
-  for (const f of files) sizes.push(core.payloadSize(core.attachmentSize(f.name, f.data.length)));
+  for (const f of files) sizes.push(core.payloadSize(core.attachmentSize(f.name, fileSize(f))));
   const records = sizes.map((size, i) => ({ kind: i === 0 ? "report" : "attachment", size }));
   onStep?.("work");
   const created = await paidSubmission(server, records, onWork);
@@ -149,28 +149,35 @@ export async function submit(
     throw new VaultError("malformed", "the server answered for other records");
   }
   onCodename?.(core.spell(indices, lang));
+  // Each record is sealed as it is uploaded, one piece at a time: an attachment is never
+  // whole in memory. Only its key, nonce and headers are kept, to seal it again from the
+  // start if the server holds another offset than the stream reached.
   onStep?.("seal");
-  const plaintexts = [reportPlaintext(report, keys, ids.slice(1)), ...files.map((f) => core.attachmentEnvelope(f.name, f.data))];
-  const sealed = [];
-  for (const [i, plain] of plaintexts.entries()) {
+  const reportBytes = reportPlaintext(report, keys, ids.slice(1));
+  const sealing = [];
+  for (const [i, id] of ids.entries()) {
     const fileKey = core.randomBytes(16);
     const headers = {};
     for (const [holder, recipient] of Object.entries(holders)) headers[holder] = await core.makeHeader(fileKey, recipient);
-    const payload = await core.sealPayload(plain, fileKey, core.randomBytes(core.NONCE_SIZE));
-    if (payload.length !== sizes[i]) throw new VaultError("malformed", "a record sealed to another size");
-    sealed.push({ id: ids[i], fileKey, headers, payload, commitment: core.commitment(fileKey, core.sha256(payload)) });
+    const plain =
+      i === 0
+        ? async function* reportPieces() {
+            yield reportBytes;
+          }
+        : () => core.attachmentPieces(files[i - 1].name, fileSize(files[i - 1]), reader(files[i - 1]));
+    sealing.push({ id, size: sizes[i], fileKey, nonce: core.randomBytes(core.NONCE_SIZE), headers, plain });
   }
   onStep?.("upload");
   const total = sizes.reduce((a, b) => a + b, 0);
   let before = 0;
   onProgress?.(0, total);
-  for (const record of sealed) {
-    await upload(server, created.id, record, chunkBytes, (n) => onProgress?.(before + n, total));
-    before += record.payload.length;
+  for (const record of sealing) {
+    record.commitment = await upload(server, created.id, record, chunkBytes, (n) => onProgress?.(before + n, total));
+    before += record.size;
   }
   onStep?.("complete");
   const done = await server.send("POST", `/submissions/${created.id}/complete`, {
-    records: sealed.map((r) => ({
+    records: sealing.map((r) => ({
       id: r.id,
       commitment: core.toHex(r.commitment),
       headers: Object.fromEntries(Object.entries(r.headers).map(([h, v]) => [h, core.b64(v)])),
@@ -186,7 +193,7 @@ export async function submit(
   core.checkReceipt(
     { entry: core.unb64(receipt.entry), index: Number(receipt.index), proof: receipt.proof.map(core.unb64), checkpoint: receipt.checkpoint },
     org.roster,
-    { record: ids[0], holders, commitmentHex: core.toHex(sealed[0].commitment) },
+    { record: ids[0], holders, commitmentHex: core.toHex(sealing[0].commitment) },
   );
   return { codename: core.spell(indices, lang), recordId: ids[0], logIndex: indicesById[ids[0]], attachments: ids.slice(1) };
 }
@@ -214,30 +221,104 @@ async function received(server, submission, record) {
   return Number(found.received);
 }
 
-/** Upload one payload in chunks from where the server is; retries from its offset. */
-async function upload(server, submission, record, chunkBytes, onStored) {
-  let offset = await received(server, submission, record.id);
-  let failures = 0;
-  while (offset < record.payload.length) {
-    const piece = record.payload.subarray(offset, offset + chunkBytes);
-    try {
-      const answer = await server.send("PUT", `/submissions/${submission}/records/${record.id}/payload?offset=${offset}`, piece, {
-        raw: true,
-        retry: false,
-      });
-      offset = Number(answer.received);
-    } catch (error) {
-      if (error.status === 409 && Number.isInteger(error.problem?.received)) {
-        offset = error.problem.received;
-      } else if (["offline", "server", "busy"].includes(error.code) && ++failures < RETRIES) {
-        await sleep(Math.min(30000, 500 * 2 ** failures));
-        offset = await received(server, submission, record.id);
-      } else {
-        throw error;
-      }
-    }
-    onStored(offset);
+const fileSize = (f) => (f.data ? f.data.length : f.file.size);
+
+/** `read(start, end)` of a file given as bytes (`data`) or as a browser File (`file`). */
+function reader(f) {
+  if (f.data) return async (start, end) => f.data.subarray(start, end);
+  return async (start, end) => new Uint8Array(await f.file.slice(start, end).arrayBuffer());
+}
+
+class Restart extends Error {
+  constructor(received) {
+    super(`the server holds ${received} bytes`);
+    this.received = received;
   }
+}
+
+/**
+ * Seal one record and upload it in chunks of `chunkBytes` from where the server is,
+ * hashing every byte; resolve to its commitment. A dropped connection is retried from
+ * the offset the server then holds; an offset the stream has passed seals it again.
+ */
+async function upload(server, submission, record, chunkBytes, onStored) {
+  let start = await received(server, submission, record.id);
+  for (;;) {
+    try {
+      return await sealAndSend(server, submission, record, chunkBytes, start, onStored);
+    } catch (error) {
+      if (!(error instanceof Restart)) throw error;
+      start = error.received;
+    }
+  }
+}
+
+async function sealAndSend(server, submission, record, chunkBytes, start, onStored) {
+  const hasher = core.sha256Hasher();
+  let position = 0;
+  let sent = start;
+  let buffer = [];
+  let buffered = 0;
+  const put = async (piece) => {
+    const offset = sent;
+    const end = sent + piece.length;
+    for (let failures = 0; ; ) {
+      let stored;
+      try {
+        const path = `/submissions/${submission}/records/${record.id}/payload?offset=${offset}`;
+        stored = Number((await server.send("PUT", path, piece, { raw: true, retry: false })).received);
+      } catch (error) {
+        if (error.status === 409 && Number.isInteger(error.problem?.received)) {
+          stored = error.problem.received;
+        } else if (["offline", "server", "busy"].includes(error.code) && ++failures < RETRIES) {
+          await sleep(Math.min(30000, 500 * 2 ** failures));
+          try {
+            stored = await received(server, submission, record.id);
+          } catch (again) {
+            if (["offline", "server", "busy"].includes(again.code)) continue;
+            throw again;
+          }
+        } else {
+          throw error;
+        }
+      }
+      if (stored === end) {
+        sent = end;
+        onStored(end);
+        return;
+      }
+      if (stored !== offset) throw new Restart(stored);
+    }
+  };
+  const take = (n) => {
+    const out = new Uint8Array(n);
+    let at = 0;
+    while (at < n) {
+      const first = buffer[0];
+      const used = Math.min(first.length, n - at);
+      out.set(first.subarray(0, used), at);
+      at += used;
+      if (used === first.length) buffer.shift();
+      else buffer[0] = first.subarray(used);
+    }
+    buffered -= n;
+    return out;
+  };
+  for await (const piece of core.sealPieces(record.plain(), record.fileKey, record.nonce)) {
+    hasher.update(piece);
+    const end = position + piece.length;
+    if (end > record.size) throw new VaultError("malformed", "a record sealed larger than declared");
+    const from = Math.max(0, sent + buffered - position);
+    if (from < piece.length) {
+      buffer.push(piece.subarray(from));
+      buffered += piece.length - from;
+    }
+    position = end;
+    while (buffered >= chunkBytes) await put(take(chunkBytes));
+  }
+  if (buffered) await put(take(buffered));
+  if (position !== record.size) throw new VaultError("malformed", "a record sealed to another size");
+  return core.commitment(record.fileKey, hasher.digest());
 }
 
 /** client.returning.replies: look the codename up, prove the receipts, open the replies. */

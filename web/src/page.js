@@ -118,6 +118,7 @@ const EN = {
   "too-large": "A file is too large for the organisation. Nothing was sent; leave it out or make it smaller.",
   "too-many": "At most 20 files can go with one report.",
   name: "A file name cannot be used; rename the file and try again.",
+  changed: "A file changed or could not be read while it was being sent. Choose it again and send again.",
   "pow-refused": "The server refused the anti-spam puzzle (it may have expired). Try again.",
   receipt: "The receipt did not check out: the server may not have stored your report. Keep your codename and try again later.",
   codename: "The codename is not right: {detail}.",
@@ -176,6 +177,7 @@ const KO = {
   "too-large": "파일이 너무 큽니다. 아무것도 보내지 않았습니다. 그 파일을 빼거나 크기를 줄이세요.",
   "too-many": "신고서 하나에 파일은 20개까지 넣을 수 있습니다.",
   name: "이 파일 이름은 쓸 수 없습니다. 파일 이름을 바꾸고 다시 시도하세요.",
+  changed: "보내는 동안 파일이 바뀌었거나 읽을 수 없었습니다. 파일을 다시 고르고 다시 보내세요.",
   "pow-refused": "서버가 스팸 방지 문제의 답을 받지 않았습니다 (시간이 지났을 수 있습니다). 다시 시도하세요.",
   receipt: "접수 확인서가 맞지 않습니다. 서버가 신고서를 저장하지 않았을 수 있습니다. 암호명을 잘 두고 나중에 다시 시도하세요.",
   codename: "암호명이 맞지 않습니다: {detail}.",
@@ -351,7 +353,7 @@ function meter(done, total) {
   $("progress").value = done;
 }
 
-async function readFiles() {
+function readFiles() {
   const files = Array.from($("attachments").files ?? []);
   if (files.length > 20) throw new core.VaultError("too-many");
   const read = [];
@@ -364,7 +366,7 @@ async function readFiles() {
     if (core.payloadSize(core.attachmentSize(file.name, file.size)) > config.maxBytes) {
       throw new core.VaultError("too-large", file.name);
     }
-    read.push({ name: file.name, data: new Uint8Array(await file.arrayBuffer()) });
+    read.push({ name: file.name, file }); // read piece by piece as it is sealed
   }
   return read;
 }
@@ -387,7 +389,7 @@ async function onSubmit(event) {
   busy(button, true);
   try {
     const org = fingerprint();
-    const files = await readFiles();
+    const files = readFiles();
     $("progress-box").hidden = false;
     $("progress").removeAttribute("value");
     const result = await flow.submit(server, {

@@ -107,3 +107,26 @@ test("a rotated org key is followed from the fingerprint given, a broken chain i
   const forged = statements[1].replace(/\u2014 tvault-org (\S+)\n$/u, (line, sig) => line.replace(sig, sig.slice(0, 10) + (sig[10] === "A" ? "B" : "A") + sig.slice(11)));
   assert.throws(() => core.followRotations([statements[0], forged], v.fingerprint, bytes(current)), { code: "fingerprint" });
 });
+
+test("an attachment sealed piece by piece is the same envelope, and opens", async () => {
+  const roster = core.openRoster(v.roster, bytes(v.org_public_key));
+  const [recipient] = Object.values(roster.holders);
+  for (const a of v.attachments) {
+    const data = bytes(a.data);
+    const read = async (start, end) => data.subarray(start, end);
+    const pieces = [];
+    for await (const piece of core.attachmentPieces(a.name, data.length, read, 4096)) pieces.push(piece);
+    assert.deepEqual(core.concat(...pieces), bytes(a.envelope));
+    const fileKey = core.randomBytes(16);
+    const nonce = core.randomBytes(16);
+    const sealed = [];
+    for await (const piece of core.sealPieces(core.attachmentPieces(a.name, data.length, read, 5000), fileKey, nonce)) {
+      sealed.push(piece);
+    }
+    const payload = core.concat(...sealed);
+    assert.equal(payload.length, core.payloadSize(bytes(a.envelope).length));
+    assert.deepEqual(payload, await core.sealPayload(bytes(a.envelope), fileKey, nonce));
+    const header = await core.makeHeader(fileKey, recipient);
+    assert.deepEqual(await core.openFile(core.concat(header, payload), v.intake_identity), bytes(a.envelope));
+  }
+});
