@@ -5,6 +5,14 @@
 # TVAULT_DATABASE_URL set (PostgreSQL) it still holds the keys, the same copies on every
 # host that shares the database (docs/deploy.md).
 
+# The source page (web/), built from its npm lock with the same build `make setup` runs.
+FROM node:20-bookworm-slim AS page
+WORKDIR /app/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+RUN node build.mjs
+
 FROM python:3.11-slim-bookworm AS builder
 WORKDIR /app
 # uv itself, hash-pinned, the same way the quick start gets it.
@@ -21,14 +29,16 @@ COPY vault ./vault
 COPY api ./api
 COPY client ./client
 COPY migrations ./migrations
-RUN uv sync --locked --no-dev --no-editable
+# Editable, so the code stays at /app beside web/dist, where api.page finds the page.
+RUN uv sync --locked --no-dev
 
 FROM python:3.11-slim-bookworm AS runtime
 RUN groupadd --system --gid 10001 tvault \
     && useradd --system --uid 10001 --gid tvault --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin tvault \
     && mkdir /data && chown tvault:tvault /data && chmod 0700 /data
-COPY --from=builder /app/.venv /app/.venv
+COPY --from=builder /app /app
+COPY --from=page /app/web/dist /app/web/dist
 ENV PATH=/app/.venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER tvault:tvault
 VOLUME ["/data"]
