@@ -27,7 +27,7 @@ export UV_PYTHON_PREFERENCE := only-system
 help:
 	@echo "make serve   set up, then run the server on its embedded SQLite default"
 	@echo "make test    set up, then run lint, types, layering and the whole test suite"
-	@echo "make stress  set up, then run the full crash and backup stress tests (docs/stress.md)"
+	@echo "make stress  set up, then run the full crash, backup, scale-out, fuzz and abuse tests"
 	@echo "make lint    ruff check, ruff format --check, mypy --strict"
 	@echo "make format  apply ruff's fixes and formatting"
 	@echo "make clean   remove .tools/, .venv/ and the built page (web/node_modules, web/dist)"
@@ -72,10 +72,11 @@ test: setup
 	$(BIN)/pytest $(ARGS) || status=$$?; \
 	exit $$status
 
-# The full stress tests (docs/stress.md): more sources, more SIGKILLs, longer. `make test`
-# runs the same tests in their short profile.
+# The full stress tests (docs/stress.md, docs/abuse.md): more sources, more SIGKILLs, more
+# scale-out load, 200 fuzz examples per operation. `make test` runs the same tests short.
 stress: setup
-	TVAULT_STRESS=full $(BIN)/pytest -n 2 tests/stress $(ARGS)
+	TVAULT_STRESS=full TVAULT_FUZZ_EXAMPLES=200 $(BIN)/pytest -n 2 --timeout 3600 \
+		tests/stress tests/scale tests/fuzz tests/abuse $(ARGS)
 
 format: setup
 	$(BIN)/ruff check --fix .
