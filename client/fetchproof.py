@@ -98,7 +98,7 @@ def verify_fetch(
         HEADER_PART,
     ):
         raise ProofError("the log entry served is not this account's fetch of this header")
-    _included(raw, index, proof, checkpoint, "this fetch")
+    check_included(raw, index, proof, checkpoint, "this fetch")
     # A checkpoint smaller than `seen` is a rollback, which `follows` names.
     if index < seen <= checkpoint.tree_size:
         raise ProofError(
@@ -108,7 +108,7 @@ def verify_fetch(
     raw, event, index, proof = _entry(submitted, "submission")
     if event.get("action") != SUBMITTED or event.get("record") != record:
         raise ProofError("the submission entry served is not this record's")
-    _included(raw, index, proof, checkpoint, "the record's submission")
+    check_included(raw, index, proof, checkpoint, "the record's submission")
     commitment = str(event.get("commitment", ""))
     if len(commitment) != _COMMITMENT_HEX:
         raise ProofError("the submission entry holds no commitment")
@@ -121,9 +121,11 @@ def verify_fetch(
     )
 
 
-def _included(
+def check_included(
     raw: bytes, index: int, proof: list[bytes], checkpoint: Checkpoint, what: str
 ) -> None:
+    """Check entry `raw` is at `index` in the verified `checkpoint`; raises `ProofError`
+    naming `what` (e.g. "this fetch") if the inclusion proof does not verify."""
     try:
         verify_inclusion(
             leaf_hash=hash_leaf(raw),

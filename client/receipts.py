@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from client.errors import ClientError
-from client.fetchproof import _included
+from client.fetchproof import check_included
 from crypto.checkpoint import Checkpoint, open_checkpoint
 from crypto.errors import ProofError
 from crypto.roster import Roster
@@ -41,7 +41,7 @@ def check_entry(
     """Raise `ClientError` unless `entry` is record `record`'s submission, at `index` in
     the tree `checkpoint` signed."""
     try:
-        _included(entry, index, proof, checkpoint, f"the submission of record {record}")
+        check_included(entry, index, proof, checkpoint, f"the submission of record {record}")
     except ProofError as exc:
         raise ClientError(f"the receipt does not verify: {exc}") from None
     try:
