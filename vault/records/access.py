@@ -14,7 +14,7 @@ never sees a fetch after the revoke that a concurrent transaction committed firs
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final
 
@@ -63,6 +63,16 @@ def held_record(session: Session, holder: str, record_id: str) -> Record | None:
         .join(RecordHeader, col(RecordHeader.record_id) == col(Record.id))
         .where(Record.id == record_id, RecordHeader.holder == holder, live_records())
     ).first()
+
+
+def held_attachments(session: Session, holder: str, report_id: str) -> Sequence[Record]:
+    """The live attachments of report `report_id` that `holder` holds a header for."""
+    return session.exec(
+        select(Record)
+        .join(RecordHeader, col(RecordHeader.record_id) == col(Record.id))
+        .where(Record.parent_id == report_id, RecordHeader.holder == holder, live_records())
+        .order_by(col(Record.id))
+    ).all()
 
 
 def refuse(session: Session, account: Account, reason: str, *, record: str | None = None) -> None:

@@ -224,9 +224,16 @@ class Records:
         return index
 
     def delete(self, account: Account, record_id: str) -> None:
-        """Delete the record's headers, payload, replies and follow-ups, and log it."""
+        """Delete the record's headers, payload, replies and follow-ups, and log it. A
+        report takes with it the attachments of it the caller holds, each logged: a
+        report's attachments are part of the same testimony, so deleting the report must
+        not leave them behind. An attachment the caller does not hold stays for its
+        holders to delete (no one deletes what they could not read)."""
         with access.holding(self._engine, account, record_id) as (session, record):
             delete_record(session, record, actor=account.opaque_id)
+            if record.kind is RecordKind.REPORT:
+                for attachment in access.held_attachments(session, account.opaque_id, record.id):
+                    delete_record(session, attachment, actor=account.opaque_id)
 
 
 def _info(record: Record, holders: list[str]) -> RecordInfo:

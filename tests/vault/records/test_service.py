@@ -442,6 +442,34 @@ def test_an_export_is_logged(engine: Engine, records: Records, team: Team, repor
     )
 
 
+def test_deleting_a_report_deletes_the_attachments_the_caller_holds(
+    engine: Engine, records: Records, team: Team, report: Seeded
+) -> None:
+    # A report's attachments are the same testimony: left behind, a "deleted" report's
+    # photo would still be on the server. One the caller does not hold stays for its holder.
+    holders = {team.intake.id: team.intake.recipient}
+    photo = seed_record(engine, holders, kind=RecordKind.ATTACHMENT, parent=report.id)
+    video = seed_record(engine, holders, kind=RecordKind.ATTACHMENT, parent=report.id)
+    apart = seed_record(
+        engine,
+        {team.caseworker.id: team.caseworker.recipient},
+        kind=RecordKind.ATTACHMENT,
+        parent=report.id,
+    )
+    before = log_size(engine)
+    records.delete(team.intake.account, report.id)
+    deleted = [(e.action, e.actor, e.record) for e in log_entries(engine, before)]
+    assert deleted == [
+        (Action.RECORD_DELETED, team.intake.id, rid)
+        for rid in [report.id, *sorted([photo.id, video.id])]
+    ]
+    for gone in (photo, video):
+        assert headers_of(engine, gone.id) == {}
+    assert list(headers_of(engine, apart.id)) == [team.caseworker.id]
+    assert [r.id for r in records.inbox(team.caseworker.account)] == [apart.id]
+    assert_log_honest(engine)
+
+
 def test_a_deletion_removes_all_but_the_row_and_is_logged(
     engine: Engine, records: Records, team: Team, report: Seeded
 ) -> None:
