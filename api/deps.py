@@ -23,6 +23,7 @@ from vault.accounts.service import Accounts
 from vault.db import create_engine
 from vault.models import Account
 from vault.settings import Settings
+from vault.submissions.service import Submissions
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ async def accounts_lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        # Reports queued for a batch are written (and answered) before the engine goes.
+        submissions = getattr(app.state, "submissions", None)
+        if isinstance(submissions, Submissions):
+            submissions.committer.close()
         # Anonymous refusals of the last, unfinished interval are logged, not lost; a
         # database already gone must not turn a graceful shutdown into a crash.
         try:

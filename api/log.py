@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentAccount
 from crypto.note import Signer
@@ -74,6 +75,17 @@ def get_log_signer(request: Request, engine: EngineDep) -> Signer:
 
 
 LogSignerDep = Annotated[Signer, Depends(get_log_signer)]
+
+
+async def log_signer_of(request: Request) -> Signer:
+    """`get_log_signer` for an async route: loaded (from the database, once) in a worker
+    thread, so the event loop never waits on it."""
+    signer = getattr(request.app.state, "log_signer", None)
+    if isinstance(signer, Signer):
+        return signer
+    return await run_in_threadpool(get_log_signer, request, get_engine(request))
+
+
 Size = Annotated[int, Query(ge=0, le=MAX_SIZE)]
 
 

@@ -10,6 +10,7 @@ The chunk `PUT` is the one body allowed past the 1 MiB limit, up to `max_chunk_b
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import math
@@ -31,12 +32,12 @@ from pydantic import (
 from starlette.concurrency import run_in_threadpool
 
 from api.limits import Override, RateLimits
-from api.log import LogSignerDep, get_engine, get_log_signer
+from api.log import LogSignerDep, log_signer_of
 from vault.audit import LoggedEvent
 from vault.errors import Invalid
 from vault.models import RecordKind
 from vault.settings import Settings
-from vault.submissions.errors import TooLarge
+from vault.submissions.errors import PowRefused, TooLarge
 from vault.submissions.pow import ProofOfWork, load_or_create_key
 from vault.submissions.service import (
     Completed,
@@ -44,6 +45,7 @@ from vault.submissions.service import (
     Sealing,
     Submissions,
     pow_binding,
+    whole_completed,
 )
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
@@ -306,7 +308,7 @@ RecordId = Annotated[str, Path(pattern=ID_PATTERN)]
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(rate_limited("submissions"))],
 )
-def create_submission(
+async def create_submission(
     body: SubmissionIn, submissions: SubmissionsDep, request: Request
 ) -> CreatedOut | SubmittedOut:
     """Stage a submission paid for by a solved proof-of-work token; or, for a report with
@@ -320,7 +322,9 @@ def create_submission(
             raise Invalid("only a report without attachments is sent whole")
         if whole.commitment is None or whole.headers is None or body.lookup_hash is None:
             raise Invalid("a report sent whole comes with its commitment, headers and lookup_hash")
-        completed = submissions.submit_whole(
+        return await _submit_whole(
+            request,
+            submissions,
             declared[0],
             payload=base64.b64decode(whole.payload),
             sealing=Sealing(
@@ -329,20 +333,18 @@ def create_submission(
                 {holder: base64.b64decode(text) for holder, text in whole.headers.items()},
             ),
             lookup_hash=bytes.fromhex(body.lookup_hash),
-            token=body.pow.token,
-            counter=body.pow.counter,
+            pow=body.pow,
             binding=binding,
-            # Got here, not as a dependency: two sync dependencies are two more hops
-            # between the event loop and a worker thread on the busiest route.
-            signer=get_log_signer(request, get_engine(request)),
         )
-        out = CompletedOut.of(completed)
-        return SubmittedOut(id=completed.id, records=out.records, receipt=out.receipt)
     extras = (r.commitment is not None or r.headers is not None for r in body.records)
     if any(extras) or body.lookup_hash is not None:
         raise Invalid("commitments, headers and lookup_hash come with complete, not here")
-    created = submissions.create(
-        declared, token=body.pow.token, counter=body.pow.counter, binding=binding
+    created = await run_in_threadpool(
+        submissions.create,
+        declared,
+        token=body.pow.token,
+        counter=body.pow.counter,
+        binding=binding,
     )
     return CreatedOut(
         id=created.id,
@@ -350,6 +352,43 @@ def create_submission(
         chunk_bytes=_settings(request).max_chunk_bytes,
         expires=created.expires,
     )
+
+
+async def _submit_whole(
+    request: Request,
+    submissions: Submissions,
+    record: NewRecord,
+    *,
+    payload: bytes,
+    sealing: Sealing,
+    lookup_hash: bytes,
+    pow: PowIn,
+    binding: bytes,
+) -> SubmittedOut:
+    """`Submissions.submit_whole` without a worker thread per request: the checks run on
+    the event loop (they touch no database), the report waits for its batch on a future,
+    and only the rare database work of a request (an hourly sweep, loading the log key,
+    counting a refusal) goes to a worker thread."""
+    if submissions.sweep_due():
+        await run_in_threadpool(submissions.expire_staged)
+    signer = await log_signer_of(request)
+    try:
+        report = submissions.check_whole(
+            record,
+            payload=payload,
+            sealing=sealing,
+            lookup_hash=lookup_hash,
+            token=pow.token,
+            counter=pow.counter,
+            binding=binding,
+        )
+        logged = await asyncio.wrap_future(submissions.committer.enqueue(report, signer))
+    except PowRefused:
+        await run_in_threadpool(submissions.count_pow_refusal)
+        raise
+    completed = whole_completed(report, logged)
+    out = CompletedOut.of(completed)
+    return SubmittedOut(id=completed.id, records=out.records, receipt=out.receipt)
 
 
 async def read_chunk(request: Request, limit: int) -> bytearray:

@@ -16,7 +16,9 @@
    them to ours, as the one-request small-report path (`POST /v1/submissions` with the
    payload inline, docs/submissions.md), and the identical bodies to bare. The rounds
    alternate which side goes first. Every answer must be 201; ours must grow the log by
-   one entry per submission.
+   one entry per submission. Each round also prints each server's CPU time per request
+   (from /proc/<pid>/stat), the cost the ratio alone hides when the load generator, not
+   the server, limits a side.
 3. Uploads one `--upload-mib` MiB attachment (with its report) through the chunked path
    (create, PUT chunks, complete) and prints the server process's peak resident memory,
    VmHWM from /proc/<pid>/status. Goal: <= 128 MiB.
@@ -122,8 +124,8 @@ def bare_app() -> FastAPI:
         return {"status": "ok"}
 
     @app.post("/v1/submissions", status_code=status.HTTP_201_CREATED)
-    def submit(body: BareSubmission) -> BareCreated:
-        # A sync handler, like ours, so both run in the same thread pool.
+    async def submit(body: BareSubmission) -> BareCreated:
+        # An async handler, like ours: neither hands the request to a worker thread.
         return BareCreated(id="0" * 26)
 
     return app
@@ -160,6 +162,11 @@ class Running:
 
     def peak_rss_kib(self) -> int:
         return _vm_hwm_kib(Path(f"/proc/{self.process.pid}/status"))
+
+    def cpu_seconds(self) -> float:
+        """The server process's CPU time so far (user + system, all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -491,6 +498,7 @@ def run(*, requests: int, clients: int, rounds: int, upload_mib: int, directory:
                 flush=True,
             )
             rates: dict[str, list[float]] = {"ours": [], "bare": []}
+            cpu_ms: dict[str, list[float]] = {"ours": [], "bare": []}
             for r in range(rounds):
                 # Built just before the round: tokens live ten minutes.
                 bodies = [small_submission(source, holders) for _ in range(requests + clients)]
@@ -498,11 +506,13 @@ def run(*, requests: int, clients: int, rounds: int, upload_mib: int, directory:
                 line = []
                 for name, side in order if r % 2 == 0 else order[::-1]:
                     before = _tree_size(source) if name == "ours" else 0
+                    cpu = side.cpu_seconds()
                     rate = send_all(side.base_url, bodies, clients=clients)
+                    cpu_ms[name].append(1000 * (side.cpu_seconds() - cpu) / len(bodies))
                     if name == "ours" and _tree_size(source) - before != len(bodies):
                         raise SystemExit("ours did not log one entry per submission")
                     rates[name].append(rate)
-                    line.append(f"{name} {rate:7.1f} req/s")
+                    line.append(f"{name} {rate:7.1f} req/s ({cpu_ms[name][-1]:.2f} ms CPU/req)")
                 print(f"round {r + 1}/{rounds}: " + ", ".join(line), flush=True)
             source.close()
             ours_rate = statistics.median(rates["ours"])
@@ -527,6 +537,10 @@ def run(*, requests: int, clients: int, rounds: int, upload_mib: int, directory:
         ratio = ours_rate / bare_rate
         print(f"median over {rounds} rounds: ours {ours_rate:.1f} req/s, bare {bare_rate:.1f} "
               f"req/s (goal ratio >= {GOAL_RATIO})")  # fmt: skip
+        # The server's own cost, whatever the load generator can send: the bare endpoint is
+        # usually limited by the load generator's CPU, ours by its own.
+        print(f"server CPU per request (median): ours {statistics.median(cpu_ms['ours']):.2f} "
+              f"ms, bare {statistics.median(cpu_ms['bare']):.2f} ms")  # fmt: skip
         print(f"submit: ours={ours_rate:.1f} bare={bare_rate:.1f} ratio={ratio:.2f}")
         return ratio
     finally:

@@ -24,7 +24,7 @@ from crypto.checkpoint import Checkpoint
 from crypto.checkpoint import sign_checkpoint as sign_checkpoint_note
 from crypto.note import Signer
 from vault.audit.events import Event, encode_event, utc_today
-from vault.audit.store import append_many_rooted, inclusion_proofs, root, tree_size
+from vault.audit.store import append_encoded, inclusion_proofs, root, tree_size
 from vault.db import lock_log
 from vault.models import Checkpoint as CheckpointRow
 from vault.models import metadata
@@ -114,17 +114,15 @@ def record_and_prove_many(
     """
     if not events:
         return []
-    indices, root_hash = append_many_rooted(session, events)
+    encoded = [encode_event(event) for event in events]
+    indices, root_hash = append_encoded(session, list(zip(encoded, events, strict=True)))
     size = indices.stop
     # No checkpoint of this size can exist: its last entries did not until now.
     note = _sign_and_store(session, signer, size, root_hash)
     proofs = inclusion_proofs(session, indices=indices, tree_size=size, size_known=True)
-    # The encoding is deterministic: these are the bytes `append_many` stored.
     return [
-        LoggedEvent(
-            index=index, entry=encode_event(event), tree_size=size, proof=proof, checkpoint=note
-        )
-        for index, event, proof in zip(indices, events, proofs, strict=True)
+        LoggedEvent(index=index, entry=entry, tree_size=size, proof=proof, checkpoint=note)
+        for index, entry, proof in zip(indices, encoded, proofs, strict=True)
     ]
 
 

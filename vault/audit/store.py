@@ -81,12 +81,12 @@ def append_many_rooted(session: Session, events: Iterable[Event]) -> tuple[range
     """As `append_many`, and also return the root hash of the log it leaves, computed from
     the tree's right edge without another query."""
     # Encoded before the lock is taken, so the lock is held only for the database work.
-    return _append_entries(session, [(encode_event(event), event) for event in events])
+    return append_encoded(session, [(encode_event(event), event) for event in events])
 
 
-def _append_entries(
-    session: Session, entries: Sequence[tuple[bytes, Event]]
-) -> tuple[range, bytes]:
+def append_encoded(session: Session, entries: Sequence[tuple[bytes, Event]]) -> tuple[range, bytes]:
+    """As `append_many_rooted`, for events the caller has encoded (`encode_event`) and
+    keeps: each pair is an event and its encoding, which is what is stored and hashed."""
     if not entries:
         return range(0), root(session, tree_size(session))
     lock_log(session)

@@ -2,13 +2,15 @@
 
 A durable commit costs an fsync, and SQLite takes one writer at a time, so one transaction
 per submission caps a vault at the disk's commits per second (~170 on a small VM). Instead
-the request threads of one process queue their checked reports to one `Committer`; the
-first to find nobody committing becomes the committer, takes every pending report (up to
-`MAX_BATCH`), and writes them in ONE transaction: it spends their proof-of-work tokens,
+the requests of one process queue their checked reports to one `Committer`, whose writer
+thread takes every pending report (up to `MAX_BATCH`) while the next ones queue, and
+writes them in ONE transaction: it spends their proof-of-work tokens,
 inserts their submissions, records, payloads and headers with a few multi-row statements,
 and logs one `record.submitted` each under ONE checkpoint signed at the new size
 (`audit.record_and_prove_many`). Only after the commit does any of them get its answer;
 if the transaction fails, every report in it gets the failure and none is acknowledged.
+Each request waits on a future, so the API awaits it on its event loop and no request
+holds a thread while its batch is written (one thread writes, however many wait).
 
 A report whose own checks fail (a token spent before or earlier in the same batch, headers
 for the wrong holders or of the wrong type, a lookup hash taken) is refused alone before
@@ -24,7 +26,9 @@ version was published (one cheap query per batch compares the version).
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
@@ -92,13 +96,11 @@ Holders = tuple[str, frozenset[str]]
 """The org's recipient type and the holders every submission is sealed to now."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pending:
     report: WholeReport
     signer: Signer
-    done: bool = False
-    result: Logged | None = None
-    error: BaseException | None = None
+    answer: Future[Logged]
 
 
 @dataclass
@@ -111,8 +113,11 @@ class _RosterCache:
 class Committer:
     """Commits the whole reports of one process's requests in batches; see the module.
 
+    One writer thread, started by the first report, takes every queued report (up to
+    `max_batch`) and writes them as one batch while the next ones queue. `enqueue` hands
+    back a future the writer answers once the batch is committed; `submit` waits for it.
     `read_holders(session)` opens the newest published roster; it is called once per
-    roster version.
+    roster version. `close` lets the writer finish what is queued and stops it.
     """
 
     def __init__(
@@ -126,8 +131,10 @@ class Committer:
         self._read_holders = read_holders
         self._max_batch = max_batch
         self._cond = threading.Condition()
-        self._queue: list[_Pending] = []
-        self._committing = False
+        self._queue: deque[_Pending] = deque()
+        self._writing = False
+        self._closed = False
+        self._writer: threading.Thread | None = None
         self._roster = _RosterCache()
 
     @property
@@ -140,59 +147,83 @@ class Committer:
     def writing(self) -> bool:
         """Whether a batch is being written now."""
         with self._cond:
-            return self._committing
+            return self._writing
+
+    def enqueue(self, report: WholeReport, signer: Signer) -> Future[Logged]:
+        """Queue `report`; the future gets its `Logged` once its batch is committed
+        (durable), or the exception that refused it or failed its batch.
+
+        Cancelling the future before the writer takes the report drops the report;
+        after that, the batch is written and the answer is dropped instead.
+        Raises `RuntimeError` after `close`.
+        """
+        answer: Future[Logged] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the committer is closed")
+            self._queue.append(_Pending(report, signer, answer))
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._run, name="tvault-committer", daemon=True
+                )
+                self._writer.start()
+            self._cond.notify()
+        return answer
 
     def submit(self, report: WholeReport, signer: Signer) -> Logged:
         """Queue `report` and return once its batch is committed (durable), or raise why it
         was refused or why its batch failed."""
-        pending = _Pending(report, signer)
-        with self._cond:
-            self._queue.append(pending)
-            while not pending.done and self._committing:
-                self._cond.wait()
-            lead = not pending.done
-            if lead:
-                self._committing = True
-        if lead:
-            self._commit_until_done(pending)
-        if pending.error is not None:
-            raise pending.error
-        assert pending.result is not None
-        return pending.result
+        return self.enqueue(report, signer).result()
 
-    def _commit_until_done(self, own: _Pending) -> None:
-        """Commit batches until `own` is answered, then hand the role on: a waiter whose
-        report is still queued wakes and commits the next batches."""
-        try:
-            while not own.done:
-                with self._cond:
-                    signer = self._queue[0].signer
-                    batch = [p for p in self._queue if p.signer is signer][: self._max_batch]
-                    taken = set(map(id, batch))
-                    self._queue = [p for p in self._queue if id(p) not in taken]
-                try:
-                    outcomes = self._commit(batch)
-                except BaseException as exc:  # e.g. KeyboardInterrupt: answer them, then go
-                    self._answer(batch, [exc] * len(batch))
-                    raise
-                self._answer(batch, outcomes)
-        finally:
-            with self._cond:
-                self._committing = False
-                self._cond.notify_all()
-
-    def _answer(
-        self, batch: Sequence[_Pending], outcomes: Sequence[Logged | BaseException]
-    ) -> None:
-        """Hand each waiting request its outcome, and wake them."""
+    def close(self, timeout: float | None = None) -> None:
+        """Refuse new reports, let the writer commit those queued, and wait for it."""
         with self._cond:
-            for pending, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, Logged):
-                    pending.result = outcome
-                else:
-                    pending.error = outcome
-                pending.done = True
+            self._closed = True
+            writer = self._writer
             self._cond.notify_all()
+        if writer is not None:
+            writer.join(timeout)
+
+    def _run(self) -> None:
+        """The writer: one batch after another until closed and drained."""
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                batch = self._take()
+                self._writing = True
+            try:
+                if batch:
+                    self._answer(batch, self._commit(batch))
+            finally:
+                with self._cond:
+                    self._writing = False
+
+    def _take(self) -> list[_Pending]:
+        """The next batch: queued reports for the first one's signer, at most `max_batch`,
+        without those whose caller gave up. Precondition: `_cond` held, queue not empty."""
+        signer = self._queue[0].signer
+        batch: list[_Pending] = []
+        kept: deque[_Pending] = deque()
+        while self._queue:
+            pending = self._queue.popleft()
+            if pending.signer is not signer or len(batch) == self._max_batch:
+                kept.append(pending)
+            elif pending.answer.set_running_or_notify_cancel():
+                batch.append(pending)
+        self._queue = kept
+        return batch
+
+    @staticmethod
+    def _answer(batch: Sequence[_Pending], outcomes: Sequence[Logged | BaseException]) -> None:
+        """Hand each waiting request its outcome."""
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Logged):
+                pending.answer.set_result(outcome)
+            else:
+                pending.answer.set_exception(outcome)
 
     def _commit(self, batch: Sequence[_Pending]) -> list[Logged | BaseException]:
         try:
@@ -203,7 +234,7 @@ class Committer:
             # A worker in another process spent a token or a lookup hash of this batch
             # since the checks: write each report alone, so each gets its own answer.
             return [outcome for p in batch for outcome in self._commit([p])]
-        except Exception as exc:  # the batch is not committed: nobody is acknowledged
+        except BaseException as exc:  # the batch is not committed: nobody is acknowledged
             return [exc] * len(batch)
 
     def _write(

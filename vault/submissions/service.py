@@ -57,7 +57,7 @@ from vault.models import (
 )
 from vault.records.headers import check_header, check_sealed
 from vault.settings import Settings
-from vault.submissions.batch import LOOKUP_TAKEN, Committer, Holders, WholeReport
+from vault.submissions.batch import LOOKUP_TAKEN, Committer, Holders, Logged, WholeReport
 from vault.submissions.errors import OffsetMismatch, PowRefused, TooLarge
 from vault.submissions.pow import ProofOfWork
 
@@ -142,6 +142,13 @@ def pow_binding(records: Sequence[object]) -> bytes:
     return hashlib.sha256(canonical_json(list(records))).digest()
 
 
+def whole_completed(report: WholeReport, logged: Logged) -> Completed:
+    """What completing `report`, sent whole, answers once its batch committed it."""
+    return Completed(
+        report.submission_id, [(report.record_id, logged.receipt.index)], logged.receipt
+    )
+
+
 class Submissions:
     """What the API holds for sources: one per process (the PoW key, the sweep clock)."""
 
@@ -189,7 +196,38 @@ class Submissions:
     ) -> Completed:
         """Create, fill and complete a report without attachments, committed together with
         the other reports this process is submitting at the moment (`batch.Committer`):
-        one transaction, one checkpoint, and the answer only once it is committed."""
+        one transaction, one checkpoint, and the answer only once it is committed.
+
+        `check_whole`, then `committer.submit`; the API does the same without holding a
+        thread while the batch is written (`api.submissions`)."""
+        self.sweep_if_due()
+        with self._counting(PowRefused, POW_REFUSED):
+            report = self.check_whole(
+                record,
+                payload=payload,
+                sealing=sealing,
+                lookup_hash=lookup_hash,
+                token=token,
+                counter=counter,
+                binding=binding,
+            )
+            return whole_completed(report, self.committer.submit(report, signer))
+
+    def check_whole(
+        self,
+        record: NewRecord,
+        *,
+        payload: bytes,
+        sealing: Sealing,
+        lookup_hash: bytes,
+        token: str,
+        counter: int,
+        binding: bytes,
+    ) -> WholeReport:
+        """What `submit_whole` checks before the batch: the declared record, the payload's
+        size, the sealing's form and the proof of work. Touches no database, so it may run
+        on an event loop. Raises as `submit_whole`, but counts no refusal: a caller that
+        gets `PowRefused` calls `count_pow_refusal`."""
         self._check_declared([record])
         if len(payload) != record.size:
             raise Invalid(f"the payload has {len(payload)} bytes, not the declared {record.size}")
@@ -198,23 +236,21 @@ class Submissions:
                 f"a payload sent whole is at most {self._settings.max_chunk_bytes} bytes"
             )
         _check_sealing_form([sealing], lookup_hash)
-        self.sweep_if_due()
-        with self._counting(PowRefused, POW_REFUSED):
-            spent = self.pow.check(token, binding=binding, counter=counter)
-            report = WholeReport(
-                submission_id=new_id(),
-                record_id=new_id(),
-                payload=payload,
-                commitment=sealing.commitment,
-                headers=sealing.headers,
-                lookup_hash=lookup_hash,
-                spent=spent,
-                expires_on=utc_today() + timedelta(days=self._settings.staged_upload_days),
-            )
-            logged = self.committer.submit(report, signer)
-        return Completed(
-            report.submission_id, [(report.record_id, logged.receipt.index)], logged.receipt
+        spent = self.pow.check(token, binding=binding, counter=counter)
+        return WholeReport(
+            submission_id=new_id(),
+            record_id=new_id(),
+            payload=payload,
+            commitment=sealing.commitment,
+            headers=sealing.headers,
+            lookup_hash=lookup_hash,
+            spent=spent,
+            expires_on=utc_today() + timedelta(days=self._settings.staged_upload_days),
         )
+
+    def count_pow_refusal(self) -> None:
+        """Count a refused proof of work (may append to the log once per interval)."""
+        self.refusals.count(POW_REFUSED)
 
     def append_chunk(
         self, submission_id: str, record_id: str, *, offset: int, data: bytes | bytearray
@@ -329,12 +365,18 @@ class Submissions:
 
     def sweep_if_due(self) -> None:
         """Run `expire_staged` if it has not run in this process for `SWEEP_SECONDS`."""
+        if self.sweep_due():
+            self.expire_staged()
+
+    def sweep_due(self) -> bool:
+        """Whether a sweep is due; if so, the caller runs `expire_staged` now (the next
+        one is due `SWEEP_SECONDS` from now)."""
         with self._sweep_lock:
             now = self._clock()
             if self._last_sweep is not None and now - self._last_sweep < SWEEP_SECONDS:
-                return
+                return False
             self._last_sweep = now
-        self.expire_staged()
+            return True
 
     # --- internals ------------------------------------------------------------------------
 

@@ -66,13 +66,15 @@ def org(db_settings: Settings, engine: Engine) -> OrgSetup:
 
 
 @pytest.fixture
-def service(db_settings: Settings, engine: Engine, org: OrgSetup) -> Submissions:
-    return Submissions(
+def service(db_settings: Settings, engine: Engine, org: OrgSetup) -> Iterator[Submissions]:
+    submissions = Submissions(
         engine=engine,
         settings=db_settings,
         pow=ProofOfWork(os.urandom(32), bits=db_settings.kdf.pow_bits),
         refusals=RefusalCounter(engine),
     )
+    yield submissions
+    submissions.committer.close()
 
 
 class Source:
@@ -87,16 +89,24 @@ class Source:
         self.counter = solve(self.token, self.binding)
 
     def send(self, service: Submissions, org: OrgSetup) -> Completed:
-        return service.submit_whole(
-            NewRecord(RecordKind.REPORT, len(self.sealed.payload)),
-            payload=self.sealed.payload,
-            sealing=Sealing("", self.sealed.commitment, self.headers),
-            lookup_hash=lookup_hash(self.secret),
-            token=self.token,
-            counter=self.counter,
-            binding=self.binding,
-            signer=org.log_signer,
-        )
+        return service.submit_whole(self._record(), signer=org.log_signer, **self._sent())
+
+    def checked(self, service: Submissions) -> batch.WholeReport:
+        """The report checked as `submit_whole` checks it, ready for the committer."""
+        return service.check_whole(self._record(), **self._sent())
+
+    def _record(self) -> NewRecord:
+        return NewRecord(RecordKind.REPORT, len(self.sealed.payload))
+
+    def _sent(self) -> dict[str, Any]:
+        return {
+            "payload": self.sealed.payload,
+            "sealing": Sealing("", self.sealed.commitment, self.headers),
+            "lookup_hash": lookup_hash(self.secret),
+            "token": self.token,
+            "counter": self.counter,
+            "binding": self.binding,
+        }
 
 
 @contextmanager
@@ -342,3 +352,42 @@ def test_two_workers_committing_at_once_keep_one_log(
     assert latest is not None
     assert latest.tree_size == 20
     verify_log(entries, latest.note, origin=org.log_signer.name, log=org.log_signer.verifier)
+
+
+def test_a_report_whose_caller_gave_up_before_its_batch_is_not_written(
+    service: Submissions, org: OrgSetup, engine: Engine
+) -> None:
+    # The API awaits the future; a cancelled await cancels it. Before the writer takes the
+    # report, that drops it: nothing is written, its token is not spent.
+    first, dropped = Source(service, org), Source(service, org)
+    service.sweep_if_due()
+    with ThreadPoolExecutor(1) as pool:
+        with gate(engine):
+            sent = pool.submit(first.send, service, org)
+            _wait_for(lambda: service.committer.writing and service.committer.queued == 0)
+            future = service.committer.enqueue(dropped.checked(service), org.log_signer)
+            assert future.cancel()
+        _check_receipt(sent.result().receipt, org)
+    _wait_for(lambda: not service.committer.writing and service.committer.queued == 0)
+    with session_scope(engine, readonly=True) as session:
+        assert audit.tree_size(session) == 1
+    _check_receipt(dropped.send(service, org).receipt, org)
+
+
+def test_closing_the_committer_writes_what_is_queued_and_refuses_more(
+    service: Submissions, org: OrgSetup, engine: Engine
+) -> None:
+    sources = [Source(service, org) for _ in range(3)]
+    service.sweep_if_due()
+    with ThreadPoolExecutor(1) as pool:
+        with gate(engine):
+            futures = [
+                service.committer.enqueue(s.checked(service), org.log_signer) for s in sources
+            ]
+            _wait_for(lambda: service.committer.writing)
+            closing = pool.submit(service.committer.close)
+        closing.result(timeout=30)
+    for future in futures:
+        _check_receipt(future.result(timeout=0).receipt, org)
+    with pytest.raises(RuntimeError, match="closed"):
+        service.committer.enqueue(Source(service, org).checked(service), org.log_signer)
