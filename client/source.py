@@ -60,6 +60,14 @@ class SourceServer(LogServer):
     def __enter__(self) -> SourceServer:
         return self
 
+    def call(self, method: str, path: str, body: Any = None, *, auth: bool = False) -> Any:
+        """As `Server.call`, but a GET a source sends (the org, its roster, rotations,
+        checkpoints, proofs: reads, safe to repeat) is sent again after a drop, as `send`
+        does: on a Tor circuit the first request fails as often as any other."""
+        if method == "GET" and not auth:
+            return self.send(method, path, body)
+        return super().call(method, path, body, auth=auth)
+
     def send(self, method: str, path: str, body: Any = None, *, retry: bool = True) -> Any:
         """One JSON request, sent again after a drop (`pause`) unless `retry` is false (for
         a request that must not be repeated as it was); its decoded answer. Raises

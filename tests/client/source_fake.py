@@ -85,6 +85,9 @@ class SourceVault:
         self.busy: set[int] = set()
         # How many times the answer to POST /submissions is lost after staging it.
         self.lose_created = 0
+        # How many GET requests, from the first, fail as a dropped connection (a Tor
+        # circuit that breaks before the org is even fetched).
+        self.drop_gets = 0
         self.puts = 0
         self.roster_text = ""
         self.version = 0
@@ -215,6 +218,9 @@ class SourceVault:
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path.removeprefix("/v1"), request.method
         self.requests.append(f"{method} {path}")
+        if method == "GET" and self.drop_gets > 0:
+            self.drop_gets -= 1
+            raise httpx.ConnectError("dropped")
         body: Any = json.loads(request.content) if request.content and method == "POST" else {}
         if path == "/org":
             public = self.org.verifier.public_key

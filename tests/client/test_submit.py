@@ -122,6 +122,20 @@ def test_dropped_connections_lost_acknowledgements_and_busy_answers_are_retried(
     assert vault.conflicts == 1
 
 
+def test_drops_before_anything_is_sent_are_retried_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The org, its rotations, the roster and the checkpoints are fetched first: a circuit
+    # that breaks then must not end the submission.
+    monkeypatch.setattr("client.source.BACKOFF_SECONDS", 0.0)
+    vault = SourceVault()
+    vault.drop_gets = 2
+    done, _ = run(vault, tmp_path)
+    assert vault.drop_gets == 0
+    assert vault.requests[:3] == ["GET /org", "GET /org", "GET /org"]
+    assert done.record_id in vault.records
+
+
 def test_a_lost_answer_to_the_submission_is_paid_again_with_a_fresh_token(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
