@@ -4,8 +4,10 @@ before anything is sent."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,10 @@ from client.errors import ClientError
 from client.home import Home
 from client.submitting import NoProgress, Submitted, payload_size, submit
 from crypto import envelope
+from crypto import pow as crypto_pow
 from crypto.codename import Codename
 from crypto.profile import weak_test_profile
-from tests.client.source_fake import SourceVault
+from tests.client.source_fake import POW_KEY, SourceVault
 from vault.report import template
 
 WEAK = weak_test_profile(insecure_test_only=True)
@@ -208,9 +211,20 @@ def test_an_attachment_over_the_policy_gets_a_clear_message(tmp_path: Path) -> N
 
 def test_a_refused_proof_of_work_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     vault = SourceVault()
-    monkeypatch.setattr("crypto.pow.solve", lambda token, *, binding: 1 << 40)
+    monkeypatch.setattr("crypto.pow.solve", _a_wrong_counter)
     with pytest.raises(ClientError, match="proof of work was refused"):
         run(vault, tmp_path)
+
+
+def _a_wrong_counter(token: str, *, binding: bytes) -> int:
+    """A counter the fake's check refuses. A fixed one would not do: at the fake's 4 bits,
+    one in 16 counters is a solution, so the test failed one run in 16."""
+    for counter in itertools.count(1 << 40):
+        try:
+            crypto_pow.verify(POW_KEY, token, binding=binding, counter=counter, now=time.time())
+        except crypto_pow.PowError:
+            return counter
+    raise AssertionError("unreachable")
 
 
 def test_a_receipt_for_another_entry_is_refused(tmp_path: Path) -> None:
