@@ -244,7 +244,8 @@ def _once(request: Request, name: str, kind: type[_T], make: Callable[[Settings]
 
 async def get_submissions(request: Request) -> Submissions:
     """The app's `Submissions`, made on first use (expired uploads are swept, at most
-    hourly, by the routes that start a submission: `Submissions.create` and `submit_whole`).
+    hourly, by the route that starts a submission: in `Submissions.create`, or in
+    `_submit_whole` here for a report sent whole).
 
     Async, as `rate_limited`'s dependency is, though neither awaits: FastAPI runs them on
     the event loop rather than handing each to a worker thread and back, which under load
