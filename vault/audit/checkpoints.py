@@ -25,7 +25,7 @@ from crypto.checkpoint import sign_checkpoint as sign_checkpoint_note
 from crypto.note import Signer
 from vault.audit.events import Event, encode_event, utc_today
 from vault.audit.store import append_encoded, inclusion_proofs, root, tree_size
-from vault.db import lock_log
+from vault.db import Direct, lock_log
 from vault.models import Checkpoint as CheckpointRow
 from vault.models import metadata
 
@@ -140,5 +140,6 @@ def _sign_and_store(session: Session, signer: Signer, size: int, root_hash: byte
     """Sign the checkpoint of `size` and store it. Precondition: log lock held, none stored."""
     note = sign_checkpoint_note(Checkpoint(signer.name, size, root_hash), signer)
     row = {"tree_size": size, "root_hash": root_hash, "signed_note": note.decode()}
-    session.execute(sa.insert(_CHECKPOINT), {**row, "day": utc_today()})
+    with Direct(session) as direct:
+        direct.insert(_CHECKPOINT, [{**row, "day": utc_today()}])
     return note

@@ -34,12 +34,13 @@ from crypto.merkle.proof import (
 )
 from crypto.merkle.rfc6962 import EMPTY_ROOT, hash_leaf
 from vault.audit.events import Event, encode_event
-from vault.db import lock_log
+from vault.db import Direct, lock_log
 from vault.errors import Invalid, NotFound, VaultError
 from vault.models import LogEntry, LogNode, metadata
 
 _ENTRY: Final = metadata.tables[LogEntry.__tablename__]
 _NODE: Final = metadata.tables[LogNode.__tablename__]
+_LAST_INDEX: Final = sa.select(sa.func.max(_ENTRY.c.leaf_index))
 #: Most nodes read by one query (`_nodes_query`): well within SQLite's expression depth.
 _MAX_NODES_PER_QUERY: Final = 128
 
@@ -53,7 +54,12 @@ class LogIntegrityError(VaultError):
 
 def tree_size(session: Session) -> int:
     """Return the number of entries in the log (the index of the next one)."""
-    last = session.execute(sa.select(sa.func.max(_ENTRY.c.leaf_index))).scalar_one()
+    with Direct(session) as direct:
+        return _tree_size(direct)
+
+
+def _tree_size(direct: Direct) -> int:
+    last = direct.scalar(_LAST_INDEX)
     return 0 if last is None else int(last) + 1
 
 
@@ -90,10 +96,22 @@ def append_encoded(session: Session, entries: Sequence[tuple[bytes, Event]]) -> 
     if not entries:
         return range(0), root(session, tree_size(session))
     lock_log(session)
-    size = tree_size(session)
-    # The right edge: one stored node per set bit of the size.
-    edge = _node_getter(session, CompactRange.edge(size))
-    compact = CompactRange.load(tree_size=size, get_node=edge)
+    with Direct(session) as direct:
+        size = _tree_size(direct)
+        # The right edge: one stored node per set bit of the size.
+        edge = _lookup(_nodes(direct, CompactRange.edge(size)))
+        compact = CompactRange.load(tree_size=size, get_node=edge)
+        entry_rows, node_rows = _rows(compact, size, entries)
+        direct.insert(_ENTRY, entry_rows)
+        direct.insert(_NODE, node_rows)
+    return range(size, size + len(entries)), compact.root()
+
+
+def _rows(
+    compact: CompactRange, size: int, entries: Sequence[tuple[bytes, Event]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The `log_entry` and `log_node` rows that append `entries` to the tree of `size`
+    whose right edge `compact` holds (which they extend)."""
     entry_rows: list[dict[str, Any]] = []
     node_rows: list[dict[str, Any]] = []
     for offset, (entry, event) in enumerate(entries):
@@ -105,10 +123,7 @@ def append_encoded(session: Session, entries: Sequence[tuple[bytes, Event]]) -> 
             {"level": node.level, "node_index": node.index, "hash": node.hash}
             for node in compact.append(leaf_hash)
         )
-    session.execute(sa.insert(_ENTRY), entry_rows)
-    if node_rows:
-        session.execute(sa.insert(_NODE), node_rows)
-    return range(size, size + len(entries)), compact.root()
+    return entry_rows, node_rows
 
 
 def root(session: Session, tree_size: int) -> bytes:
@@ -150,10 +165,8 @@ def inclusion_proofs(
         _check_size(session, tree_size)
     plans = [inclusion_plan(index=index, tree_size=tree_size) for index in indices]
     needed = list(dict.fromkeys(node for plan in plans for node in plan.node_ids()))
-    found: dict[tuple[int, int], bytes] = {}
-    for start in range(0, len(needed), _MAX_NODES_PER_QUERY):
-        found.update(_fetch_nodes(session, needed[start : start + _MAX_NODES_PER_QUERY]))
-    get_node = _lookup(found)
+    with Direct(session) as direct:
+        get_node = _lookup(_nodes(direct, needed))
     return [plan.build(get_node) for plan in plans]
 
 
@@ -210,15 +223,17 @@ def _nodes_query(count: int) -> sa.TextClause:
     return sa.text(f"SELECT level, node_index, hash FROM {_NODE.name} WHERE {keys}")  # noqa: S608
 
 
-def _fetch_nodes(session: Session, ids: Sequence[NodeID]) -> dict[tuple[int, int], bytes]:
-    """The stored hashes of the nodes `ids`, in one query."""
-    if not ids:
-        return {}
-    params = {}
-    for n, node in enumerate(ids):
-        params[f"l{n}"], params[f"i{n}"] = node.level, node.index
-    rows = session.connection().execute(_nodes_query(len(ids)), params)
-    return {(level, index): bytes(hash_) for level, index, hash_ in rows}
+def _nodes(direct: Direct, ids: Sequence[NodeID]) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of the nodes `ids`, in one query per `_MAX_NODES_PER_QUERY`."""
+    found: dict[tuple[int, int], bytes] = {}
+    for start in range(0, len(ids), _MAX_NODES_PER_QUERY):
+        part = ids[start : start + _MAX_NODES_PER_QUERY]
+        params = {}
+        for n, node in enumerate(part):
+            params[f"l{n}"], params[f"i{n}"] = node.level, node.index
+        rows = direct.rows(_nodes_query(len(part)), params)
+        found.update(((level, index), bytes(hash_)) for level, index, hash_ in rows)
+    return found
 
 
 def _lookup(found: dict[tuple[int, int], bytes]) -> GetNode:
@@ -235,4 +250,5 @@ def _lookup(found: dict[tuple[int, int], bytes]) -> GetNode:
 
 def _node_getter(session: Session, ids: Sequence[NodeID]) -> GetNode:
     """Fetch the nodes `ids` in one query; return a lookup that raises if one is missing."""
-    return _lookup(_fetch_nodes(session, ids))
+    with Direct(session) as direct:
+        return _lookup(_nodes(direct, ids))
