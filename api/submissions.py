@@ -22,6 +22,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -64,11 +65,16 @@ Hex32 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Holder = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-def _strict_b64(value: object, max_bytes: int) -> bytes:
+def _b64_form(value: object, max_bytes: int) -> str:
+    """`value` if it is text no longer than base64 of `max_bytes` bytes (not decoded)."""
     if not isinstance(value, str):
         raise ValueError("must be base64 text")
     if len(value) > 4 * math.ceil(max_bytes / 3):
         raise ValueError(f"is longer than {max_bytes} bytes")
+    return value
+
+
+def _strict_b64(value: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
@@ -79,28 +85,42 @@ def b64_field(max_bytes: int) -> Any:
     """Standard, padded base64 of at most `max_bytes` bytes, decoded strictly to bytes."""
     return Annotated[
         bytes,
-        BeforeValidator(lambda value: _strict_b64(value, max_bytes)),
+        BeforeValidator(lambda value: _strict_b64(_b64_form(value, max_bytes))),
         WithJsonSchema(
             {"type": "string", "format": "byte", "maxLength": 4 * math.ceil(max_bytes / 3)}
         ),
     ]
+
+
+class B64Text(str):
+    """Base64 text kept as sent (the records a proof of work is bound to are hashed
+    exactly as the client sent them), with its bytes, decoded once, in `data`."""
+
+    data: bytes
 
 
 def b64_text(max_bytes: int) -> Any:
-    """As `b64_field`, but kept as the text sent: the records a proof of work is bound to
-    are hashed exactly as the client sent them."""
+    """As `b64_field`, but the value is a `B64Text`: the text as sent, and its bytes."""
 
-    def check(value: object) -> object:
-        _strict_b64(value, max_bytes)
-        return value
+    def decoded(value: str) -> B64Text:
+        text = B64Text(value)
+        text.data = _strict_b64(value)
+        return text
 
     return Annotated[
         str,
-        BeforeValidator(check),
+        BeforeValidator(lambda value: _b64_form(value, max_bytes)),
+        AfterValidator(decoded),
         WithJsonSchema(
             {"type": "string", "format": "byte", "maxLength": 4 * math.ceil(max_bytes / 3)}
         ),
     ]
+
+
+def _data(text: str) -> bytes:
+    """The bytes of a `b64_text` field's value (decoded when it was validated)."""
+    assert isinstance(text, B64Text), "not a b64_text field's value"
+    return text.data
 
 
 def b64(data: bytes) -> str:
@@ -327,11 +347,11 @@ async def create_submission(
             request,
             submissions,
             declared[0],
-            payload=base64.b64decode(whole.payload),
+            payload=_data(whole.payload),
             sealing=Sealing(
                 "",
                 bytes.fromhex(whole.commitment),
-                {holder: base64.b64decode(text) for holder, text in whole.headers.items()},
+                {holder: _data(text) for holder, text in whole.headers.items()},
             ),
             lookup_hash=bytes.fromhex(body.lookup_hash),
             pow=body.pow,

@@ -74,7 +74,10 @@ class BodyTimeout:
             if done:  # the body is complete: what follows is a disconnect, wait for it
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.seconds)
+                # A timeout around the await, not `wait_for`: on Python 3.11 that wraps
+                # every receive in a task of its own.
+                async with asyncio.timeout(self.seconds):
+                    message = await receive()
             except TimeoutError:
                 raise _TooSlow from None
             if message["type"] == "http.request":

@@ -70,6 +70,7 @@ LOG_LOCK_KEY: Final = 0x7476_6175_6C74_6C67
 MIGRATION_LOCK_KEY: Final = 0x7476_6175_6C74_6D67
 
 _READONLY: Final = "tvault_readonly"
+_QUERY_ONLY: Final = "tvault_query_only"
 
 
 def create_engine(settings: Settings) -> Engine:
@@ -123,12 +124,12 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 def _begin(connection: Connection) -> None:
     readonly = bool(connection.get_execution_options().get(_READONLY, False))
     if connection.dialect.name == "sqlite":
-        if readonly:
-            connection.exec_driver_sql("PRAGMA query_only = ON")
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # query_only belongs to the connection, not the transaction: set it only when it
+        # changes (the pooled connection's info remembers what it was last set to).
+        if connection.info.get(_QUERY_ONLY) is not readonly:
+            connection.exec_driver_sql(f"PRAGMA query_only = {'ON' if readonly else 'OFF'}")
+            connection.info[_QUERY_ONLY] = readonly
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
     elif readonly:
         connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 

@@ -161,6 +161,18 @@ def test_a_readonly_session_leaves_the_connection_writable(engine: Engine) -> No
     assert _indices(engine) == [0, 1, 2]
 
 
+def test_a_readonly_session_after_a_write_one_still_cannot_write(engine: Engine) -> None:
+    for n in range(3):  # the same pooled connection: read-only is set again each time
+        with session_scope(engine) as session:
+            _append(session, b"x")
+        with session_scope(engine, readonly=True) as session:
+            session.add(LogEntry(leaf_index=n + 1, entry=b"y", leaf_hash=b"\0" * 32, day=DAY))
+            with pytest.raises(sa.exc.DBAPIError):
+                session.flush()
+            session.rollback()
+    assert _indices(engine) == [0, 1, 2]
+
+
 def test_lock_log_refuses_a_readonly_session(engine: Engine) -> None:
     with (
         pytest.raises(ValueError, match="needs a write session"),
