@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from vault.accounts.codes import random_base32
+from vault.accounts.codes import random_id
 from vault.audit.events import utc_today
 from vault.db import session_scope
 from vault.errors import Invalid, NotFound
@@ -25,8 +25,6 @@ from vault.records import access
 
 #: Largest sealed case metadata: a title and notes, sealed to the caller.
 MAX_CASE_BYTES: Final = 64 * 1024
-#: Random bytes in a case id: 128 bits, 26 base32 characters like a record id.
-CASE_ID_BYTES: Final = 16
 NO_CASE: Final = "no such case of yours"
 
 
@@ -49,7 +47,7 @@ class Cases:
         if not sealed or len(sealed) > MAX_CASE_BYTES:
             raise Invalid(f"sealed case metadata is 1 to {MAX_CASE_BYTES} bytes")
         case = CaseFile(
-            id=random_base32(CASE_ID_BYTES),
+            id=random_id(),
             creator=account.opaque_id,
             sealed=sealed,
             created_on=utc_today(),

@@ -35,7 +35,7 @@ from crypto.codename import lookup_hash as hash_lookup_secret
 from crypto.note import Signer
 from crypto.roster import canonical_json
 from vault import audit
-from vault.accounts.codes import random_base32
+from vault.accounts.codes import random_id
 from vault.accounts.refusals import RefusalCounter
 from vault.audit import ANONYMOUS, Action, Event, LoggedEvent
 from vault.audit.events import utc_today
@@ -61,8 +61,6 @@ from vault.submissions.batch import LOOKUP_TAKEN, Committer, Holders, Logged, Wh
 from vault.submissions.errors import OffsetMismatch, PowRefused, TooLarge
 from vault.submissions.pow import ProofOfWork
 
-#: Random bytes in a submission or record id: 26 base32 characters.
-ID_BYTES: Final = 16
 DIGEST_BYTES: Final = 32
 #: Largest sealed follow-up: a message of a few thousand characters, to a few holders.
 MAX_FOLLOWUP_BYTES: Final = 256 * 1024
@@ -133,8 +131,8 @@ class SourceView:
 
 
 def new_id() -> str:
-    """A fresh 26-character base32 id (128 random bits)."""
-    return random_base32(ID_BYTES)
+    """A fresh 26-character base32 id (130 random bits)."""
+    return random_id()
 
 
 def pow_binding(records: Sequence[object]) -> bytes:
