@@ -10,7 +10,6 @@ The chunk `PUT` is the one body allowed past the 1 MiB limit, up to `max_chunk_b
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import math
@@ -226,16 +225,24 @@ class CompletedOut(BaseModel):
 
     @classmethod
     def of(cls, completed: Completed) -> CompletedOut:
-        return cls(
-            records=[LoggedOut(id=rid, log_index=index) for rid, index in completed.log_indices],
-            receipt=Receipt.of(completed.receipt),
-        )
+        return cls(**_completed_fields(completed))
 
 
 class SubmittedOut(CompletedOut):
     """A one-request report: `complete`'s answer and the submission's id."""
 
     id: str
+
+    @classmethod
+    def of(cls, completed: Completed) -> SubmittedOut:
+        return cls(id=completed.id, **_completed_fields(completed))
+
+
+def _completed_fields(completed: Completed) -> dict[str, Any]:
+    return {
+        "records": [LoggedOut(id=rid, log_index=index) for rid, index in completed.log_indices],
+        "receipt": Receipt.of(completed.receipt),
+    }
 
 
 # --- dependencies -------------------------------------------------------------------------
@@ -403,13 +410,11 @@ async def _submit_whole(
             counter=pow.counter,
             binding=binding,
         )
-        logged = await asyncio.wrap_future(submissions.committer.enqueue(report, signer))
+        logged = await submissions.committer.commit(report, signer)
     except PowRefused:
         await run_in_threadpool(submissions.count_pow_refusal)
         raise
-    completed = whole_completed(report, logged)
-    out = CompletedOut.of(completed)
-    return SubmittedOut(id=completed.id, records=out.records, receipt=out.receipt)
+    return SubmittedOut.of(whole_completed(report, logged))
 
 
 async def read_chunk(request: Request, limit: int) -> bytearray:

@@ -25,6 +25,7 @@ version was published (one cheap query per batch compares the version).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 from collections import deque
@@ -103,6 +104,8 @@ class _Pending:
     report: WholeReport
     signer: Signer
     answer: Future[Logged]
+    #: Where an awaiting coroutine wants its outcome too: its event loop and its future.
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[Logged]] | None = None
 
 
 @dataclass
@@ -159,18 +162,37 @@ class Committer:
         after that, the batch is written and the answer is dropped instead.
         Raises `RuntimeError` after `close`.
         """
-        answer: Future[Logged] = Future()
+        return self._enqueue(_Pending(report, signer, Future())).answer
+
+    async def commit(self, report: WholeReport, signer: Signer) -> Logged:
+        """As `submit`, for a coroutine: queue `report` and wait, without a thread, until
+        its batch is committed (durable); raise why it was refused or its batch failed.
+
+        The writer wakes each event loop once per batch, however many of the batch's
+        reports it awaits. Cancelled before the writer takes the report, the report is
+        dropped; after, it is written and the answer dropped.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Logged] = loop.create_future()
+        pending = self._enqueue(_Pending(report, signer, Future(), (loop, waiter)))
+        try:
+            return await waiter
+        finally:
+            pending.answer.cancel()  # no-op once the writer has taken it
+
+    def _enqueue(self, pending: _Pending) -> _Pending:
+        """Queue `pending`, starting the writer on first use; `pending` back."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("the committer is closed")
-            self._queue.append(_Pending(report, signer, answer))
+            self._queue.append(pending)
             if self._writer is None:
                 self._writer = threading.Thread(
                     target=self._run, name="tvault-committer", daemon=True
                 )
                 self._writer.start()
             self._cond.notify()
-        return answer
+        return pending
 
     def submit(self, report: WholeReport, signer: Signer) -> Logged:
         """Queue `report` and return once its batch is committed (durable), or raise why it
@@ -220,12 +242,21 @@ class Committer:
 
     @staticmethod
     def _answer(batch: Sequence[_Pending], outcomes: Sequence[Logged | BaseException]) -> None:
-        """Hand each waiting request its outcome."""
+        """Hand each waiting request its outcome: one wake-up per event loop waiting."""
+        awaited: dict[asyncio.AbstractEventLoop, list[_Settle]] = {}
         for pending, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Logged):
                 pending.answer.set_result(outcome)
             else:
                 pending.answer.set_exception(outcome)
+            if pending.waiter is not None:
+                loop, waiter = pending.waiter
+                awaited.setdefault(loop, []).append((waiter, outcome))
+        for loop, settles in awaited.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settles)
+            except RuntimeError:  # the loop closed while its batch was written
+                continue
 
     def _commit(self, batch: Sequence[_Pending]) -> list[Logged | BaseException]:
         try:
@@ -276,6 +307,20 @@ class Committer:
         with cache.lock:
             cache.version, cache.holders = version, holders
         return holders
+
+
+_Settle = tuple["asyncio.Future[Logged]", "Logged | BaseException"]
+
+
+def _settle(settles: Sequence[_Settle]) -> None:
+    """On the waiting event loop: hand each coroutine still waiting its outcome."""
+    for waiter, outcome in settles:
+        if waiter.done():  # cancelled: its caller gave up
+            continue
+        if isinstance(outcome, Logged):
+            waiter.set_result(outcome)
+        else:
+            waiter.set_exception(outcome)
 
 
 def _existing(direct: Direct, column: sa.Column[bytes], values: list[bytes]) -> set[bytes]:

@@ -7,6 +7,7 @@ batch. So every test here knows which reports shared a transaction, without timi
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import time
@@ -391,3 +392,81 @@ def test_closing_the_committer_writes_what_is_queued_and_refuses_more(
         _check_receipt(future.result(timeout=0).receipt, org)
     with pytest.raises(RuntimeError, match="closed"):
         service.committer.enqueue(Source(service, org).checked(service), org.log_signer)
+
+
+def test_coroutines_awaiting_one_batch_are_woken_once(
+    service: Submissions, org: OrgSetup, engine: Engine
+) -> None:
+    # `commit` is how the API waits: no thread per request, and one wake-up of the event
+    # loop per batch however many of its reports the loop awaits (a refused one included).
+    sources = [Source(service, org) for _ in range(4)]
+    spent_twice = Source(service, org, token=sources[1].token)
+    committer = service.committer
+    service.sweep_if_due()
+
+    async def send_all() -> tuple[list[Any], int]:
+        loop = asyncio.get_running_loop()
+        wakeups: list[object] = []
+        call_soon_threadsafe = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            wakeups.append(args[0])
+            return call_soon_threadsafe(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign, assignment]
+        with gate(engine):
+            first = asyncio.create_task(
+                committer.commit(sources[0].checked(service), org.log_signer)
+            )
+            await _until(lambda: committer.writing and committer.queued == 0)
+            rest = [
+                asyncio.create_task(committer.commit(s.checked(service), org.log_signer))
+                for s in [*sources[1:], spent_twice]
+            ]
+            await _until(lambda: committer.queued == len(rest))
+        outcomes = await asyncio.gather(first, *rest, return_exceptions=True)
+        return outcomes, len(wakeups)
+
+    outcomes, wakeups = asyncio.run(send_all())
+    assert wakeups == 2  # the first report's batch, then the other five's
+    assert isinstance(outcomes[-1], PowRefused)
+    logged = [o for o in outcomes[:-1] if isinstance(o, batch.Logged)]
+    assert len(logged) == 4
+    assert len({item.receipt.tree_size for item in logged[1:]}) == 1
+    with session_scope(engine, readonly=True) as session:
+        assert audit.tree_size(session) == 4
+
+
+def test_a_cancelled_commit_before_its_batch_is_not_written(
+    service: Submissions, org: OrgSetup, engine: Engine
+) -> None:
+    first, dropped = Source(service, org), Source(service, org)
+    committer = service.committer
+    service.sweep_if_due()
+
+    async def send_then_give_up() -> batch.Logged:
+        with gate(engine):
+            sent = asyncio.create_task(committer.commit(first.checked(service), org.log_signer))
+            await _until(lambda: committer.writing and committer.queued == 0)
+            waiting = asyncio.create_task(
+                committer.commit(dropped.checked(service), org.log_signer)
+            )
+            await _until(lambda: committer.queued == 1)
+            waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        return await sent
+
+    _check_receipt(asyncio.run(send_then_give_up()).receipt, org)
+    _wait_for(lambda: not committer.writing and committer.queued == 0)
+    with session_scope(engine, readonly=True) as session:
+        assert audit.tree_size(session) == 1
+    # Its token was not spent: the same report goes through afterwards.
+    _check_receipt(dropped.send(service, org).receipt, org)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the reports never queued"
+        await asyncio.sleep(0.01)
