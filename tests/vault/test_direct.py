@@ -114,7 +114,7 @@ def test_an_insert_names_every_column(engine: Engine) -> None:
 
 
 def test_an_expanding_parameter_is_refused(engine: Engine) -> None:
-    ids = sa.bindparam("ids", expanding=True)
+    ids: sa.BindParameter[list[str]] = sa.bindparam("ids", expanding=True)
     query = sa.select(SUBMISSION.c.id).where(SUBMISSION.c.id.in_(ids))
     with (
         session_scope(engine, readonly=True) as session,
