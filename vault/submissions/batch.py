@@ -120,7 +120,8 @@ class Committer:
 
     One writer thread, started by the first report, takes every queued report (up to
     `max_batch`) and writes them as one batch while the next ones queue. `enqueue` hands
-    back a future the writer answers once the batch is committed; `submit` waits for it.
+    back a future the writer answers once the batch is committed; `submit` waits for it,
+    and `commit` awaits it on an event loop (the API's way: one wake-up per batch).
     `read_holders(session)` opens the newest published roster; it is called once per
     roster version. `close` lets the writer finish what is queued and stops it.
     """
