@@ -8,9 +8,10 @@ routes reach it through the `SettingsDep` dependency.
 from __future__ import annotations
 
 from importlib.metadata import version
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.engine import Engine
 
 from api import (
@@ -40,6 +41,20 @@ from vault.settings import Settings
 API_PREFIX = "/v1"
 OPENAPI_URL = "/openapi.json"
 
+#: FastAPI's native OpenTelemetry, off whatever the environment says. Once any provider
+#: is configured in the process (an `opentelemetry-instrument` wrapper, or
+#: FASTAPI_OTEL_AUTO_CONFIGURE=true) it would export a span for every request, naming its
+#: path (which record was read, and when), and log validation failures with the values
+#: sent. The vault keeps no such trail of who read what beyond its audit log; it sends
+#: none elsewhere either.
+TELEMETRY_OFF: Final[TelemetryConfig] = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+
 
 def create_app(
     settings: Settings, *, engine: Engine | None = None, log_signer: Signer | None = None
@@ -59,6 +74,7 @@ def create_app(
         openapi_url=OPENAPI_URL,
         responses=PROBLEM_RESPONSES,
         lifespan=accounts_lifespan,
+        telemetry=TELEMETRY_OFF,
     )
     app.state.settings = settings
     if engine is not None:

@@ -58,6 +58,7 @@ import uvicorn
 from fastapi import FastAPI, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from api.app import TELEMETRY_OFF
 from api.server import GRACEFUL_SHUTDOWN_SECONDS, KEEP_ALIVE_SECONDS
 from api.timeouts import timed_protocol
 from bench._api_appends import _free_port, _tree_size, _wait_until_up
@@ -117,7 +118,8 @@ class BareCreated(BaseModel):
 
 def bare_app() -> FastAPI:
     """The peer: `POST /v1/submissions` validates the body, stores nothing, answers 201."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # FastAPI's telemetry is off, as in ours (`api.app.TELEMETRY_OFF`).
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=TELEMETRY_OFF)
 
     @app.get("/v1/health")
     def health() -> dict[str, str]:
