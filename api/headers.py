@@ -8,7 +8,8 @@ what this server itself serves (see api.docs).
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
+from typing import Final
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SECURITY_HEADERS = {
@@ -26,6 +27,13 @@ SECURITY_HEADERS = {
 }
 
 
+#: `SECURITY_HEADERS` as ASGI sends them: lower-case names, latin-1 bytes.
+_RAW: Final = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in SECURITY_HEADERS.items()
+)
+
+
 class SecurityHeaders:
     """Add `SECURITY_HEADERS` to every HTTP response that does not set them itself."""
 
@@ -39,9 +47,10 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(raw for raw in _RAW if raw[0] not in present)
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
-from api.headers import SECURITY_HEADERS
+from api.headers import SECURITY_HEADERS, SecurityHeaders
 from tests.api.conftest import TEST_BODY_LIMIT
 
 
@@ -26,3 +27,21 @@ def test_security_headers_on_every_response(
     response = client.request(method, path, content=body)
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value, name
+
+
+def test_a_header_the_response_sets_itself_is_kept_and_not_repeated() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"Content-Security-Policy", b"default-src 'self'")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    response = TestClient(SecurityHeaders(app)).get("/")
+    assert response.headers.get_list("content-security-policy") == ["default-src 'self'"]
+    for name, value in SECURITY_HEADERS.items():
+        if name != "Content-Security-Policy":
+            assert response.headers.get_list(name) == [value], name
