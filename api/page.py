@@ -41,6 +41,13 @@ SOURCE_PATHS: Final = (
     "/v1/log/checkpoint",
     "/v1/log/proof/inclusion",
 )
+#: A path is a source's if it is one of `SOURCE_PATHS` or lies under one.
+_SOURCE_EXACT: Final = frozenset(p for p in SOURCE_PATHS if not p.endswith("/"))
+_SOURCE_PREFIXES: Final = tuple(p if p.endswith("/") else p + "/" for p in SOURCE_PATHS)
+
+
+def is_source_path(path: str) -> bool:
+    return path in _SOURCE_EXACT or path.startswith(_SOURCE_PREFIXES)
 
 
 class SourceCors:
@@ -64,10 +71,7 @@ class SourceCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" else ""
-        if any(
-            path == p or path.startswith(p if p.endswith("/") else p + "/") for p in SOURCE_PATHS
-        ):
+        if scope["type"] == "http" and is_source_path(scope["path"]):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.page import is_source_path
 from tests.web.support import built, inline_hashes
 from vault.settings import Settings
 
@@ -75,3 +76,27 @@ def test_the_saved_page_may_call_the_source_routes_and_no_other(client: TestClie
         "/v1/sources/lookup", headers={**ask, "Access-Control-Request-Headers": "authorization"}
     )
     assert bearer.status_code == 400  # the Authorization header never crosses origins
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("/v1/org", True),
+        ("/v1/tokens", True),
+        ("/v1/submissions", True),
+        ("/v1/submissions/ABC/records/DEF/payload", True),
+        ("/v1/sources/", True),
+        ("/v1/sources/lookup", True),
+        ("/v1/log/checkpoint", True),
+        ("/v1/log/proof/inclusion", True),
+        ("/v1/orgs", False),
+        ("/v1/sources", False),
+        ("/v1/log/checkpoints", False),
+        ("/v1/log/entries", False),
+        ("/v1/auth/login", False),
+        ("/v1/records", False),
+        ("/", False),
+    ],
+)
+def test_a_source_path_is_one_of_the_source_routes_or_under_one(path: str, source: bool) -> None:
+    assert is_source_path(path) is source
