@@ -14,7 +14,8 @@ It does not replace `bench.submit`. Under valgrind a server runs some 50 times s
 every client waits on it at once and ours commits its reports in full batches (one per
 client), where natively it commits about three at a time: the cost of a batch (its
 transaction, its checkpoint signature) weighs less here than in real time. Ours also
-reports the share of its event-loop thread (thread 1); the rest is its committer.
+reports the share of its event-loop thread (thread 1); its other threads are nearly all
+the committer (the worker threads have little to do during the load).
 
 The last line is `instructions: ours=<M> bare=<M> ratio=R`, millions of instructions per
 request and R = bare / ours (what `bench.submit`'s ratio would be if both were CPU-bound
