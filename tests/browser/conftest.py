@@ -3,6 +3,10 @@ against a real `tvault serve --dev` on SQLite, with a staffed org (tests/e2e/sup
 
 - `chromium`: one browser per test session (per xdist worker), Debian's /usr/bin/chromium
   launched by path; Playwright's own browser downloads are never used. Missing, it fails.
+  While it is open, Playwright's sync API leaves its event loop marked as running in the
+  worker's main thread, so `asyncio.run` fails there for every later test on that worker:
+  a test that runs a coroutine runs it on a thread of its own (`_run` in
+  tests/vault/submissions/test_batch.py).
 - `org`: one staffed org (tests/e2e/support.py `set_up_staff`: admin root, intake in1,
   caseworker cw2) on one `tvault serve --dev`, shared by the session's tests: staffing
   takes the CLI a while. SQLite only (the browser adds nothing that differs between

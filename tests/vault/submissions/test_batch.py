@@ -11,11 +11,11 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -427,7 +427,7 @@ def test_coroutines_awaiting_one_batch_are_woken_once(
         outcomes = await asyncio.gather(first, *rest, return_exceptions=True)
         return outcomes, len(wakeups)
 
-    outcomes, wakeups = asyncio.run(send_all())
+    outcomes, wakeups = _run(send_all())
     assert wakeups == 2  # the first report's batch, then the other five's
     assert isinstance(outcomes[-1], PowRefused)
     logged = [o for o in outcomes[:-1] if isinstance(o, batch.Logged)]
@@ -457,12 +457,24 @@ def test_a_cancelled_commit_before_its_batch_is_not_written(
             await waiting
         return await sent
 
-    _check_receipt(asyncio.run(send_then_give_up()).receipt, org)
+    _check_receipt(_run(send_then_give_up()).receipt, org)
     _wait_for(lambda: not committer.writing and committer.queued == 0)
     with session_scope(engine, readonly=True) as session:
         assert audit.tree_size(session) == 1
     # Its token was not spent: the same report goes through afterwards.
     _check_receipt(dropped.send(service, org).receipt, org)
+
+
+_T = TypeVar("_T")
+
+
+def _run(main: Coroutine[Any, Any, _T]) -> _T:
+    """`asyncio.run(main)` on a thread of its own. The browser tests' session-wide
+    Playwright (tests/browser/conftest.py), if it ran earlier on this xdist worker, leaves
+    its loop marked as running in the main thread between calls, where `asyncio.run`
+    refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main).result()
 
 
 async def _until(condition: Callable[[], bool]) -> None:
