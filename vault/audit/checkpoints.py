@@ -24,7 +24,7 @@ from crypto.checkpoint import Checkpoint
 from crypto.checkpoint import sign_checkpoint as sign_checkpoint_note
 from crypto.note import Signer
 from vault.audit.events import Event, encode_event, utc_today
-from vault.audit.store import append_encoded, inclusion_proofs, root, tree_size
+from vault.audit.store import append_and_prove, root, tree_size
 from vault.db import Direct, lock_log
 from vault.models import Checkpoint as CheckpointRow
 from vault.models import metadata
@@ -115,11 +115,10 @@ def record_and_prove_many(
     if not events:
         return []
     encoded = [encode_event(event) for event in events]
-    indices, root_hash = append_encoded(session, list(zip(encoded, events, strict=True)))
+    indices, root_hash, proofs = append_and_prove(session, list(zip(encoded, events, strict=True)))
     size = indices.stop
     # No checkpoint of this size can exist: its last entries did not until now.
     note = _sign_and_store(session, signer, size, root_hash)
-    proofs = inclusion_proofs(session, indices=indices, tree_size=size, size_known=True)
     return [
         LoggedEvent(index=index, entry=entry, tree_size=size, proof=proof, checkpoint=note)
         for index, entry, proof in zip(indices, encoded, proofs, strict=True)

@@ -95,16 +95,50 @@ def append_encoded(session: Session, entries: Sequence[tuple[bytes, Event]]) -> 
     keeps: each pair is an event and its encoding, which is what is stored and hashed."""
     if not entries:
         return range(0), root(session, tree_size(session))
+    indices, root_hash, _ = _append(session, entries)
+    return indices, root_hash
+
+
+def append_and_prove(
+    session: Session, entries: Sequence[tuple[bytes, Event]]
+) -> tuple[range, bytes, list[list[bytes]]]:
+    """As `append_encoded` for at least one entry, and also return the inclusion proof of
+    each new entry in the tree it leaves.
+
+    The proofs are built from the nodes the append already holds: the old tree's right
+    edge, read under the log lock, and the complete subtrees it just wrote. A proof of a
+    new entry needs no other node (a left sibling that holds no new entry is a node of the
+    old edge); should one ever be missing, it is read, so the proofs are those
+    `inclusion_proofs` would build from the stored nodes.
+    """
+    if not entries:
+        raise ValueError("append_and_prove needs at least one entry")
+    indices, root_hash, known = _append(session, entries)
+    plans = [inclusion_plan(index=index, tree_size=indices.stop) for index in indices]
+    needed = dict.fromkeys(node for plan in plans for node in plan.node_ids())
+    if missing := [node for node in needed if (node.level, node.index) not in known]:
+        with Direct(session) as direct:
+            known.update(_nodes(direct, missing))
+    get_node = _lookup(known)
+    return indices, root_hash, [plan.build(get_node) for plan in plans]
+
+
+def _append(
+    session: Session, entries: Sequence[tuple[bytes, Event]]
+) -> tuple[range, bytes, dict[tuple[int, int], bytes]]:
+    """Append `entries` (at least one) under the log lock; their indices, the new root,
+    and every node hash read or written on the way: the old right edge and the new nodes."""
     lock_log(session)
     with Direct(session) as direct:
         size = _tree_size(direct)
         # The right edge: one stored node per set bit of the size.
-        edge = _lookup(_nodes(direct, CompactRange.edge(size)))
-        compact = CompactRange.load(tree_size=size, get_node=edge)
+        known = _nodes(direct, CompactRange.edge(size))
+        compact = CompactRange.load(tree_size=size, get_node=_lookup(known))
         entry_rows, node_rows = _rows(compact, size, entries)
         direct.insert(_ENTRY, entry_rows)
         direct.insert(_NODE, node_rows)
-    return range(size, size + len(entries)), compact.root()
+    known.update(((row["level"], row["node_index"]), row["hash"]) for row in node_rows)
+    return range(size, size + len(entries)), compact.root(), known
 
 
 def _rows(
@@ -150,19 +184,16 @@ def inclusion_proof(session: Session, *, index: int, tree_size: int) -> list[byt
 
 
 def inclusion_proofs(
-    session: Session, *, indices: Sequence[int], tree_size: int, size_known: bool = False
+    session: Session, *, indices: Sequence[int], tree_size: int
 ) -> list[list[bytes]]:
     """Return the inclusion proof of each entry of `indices` in the tree of `tree_size`.
 
     As `inclusion_proof`, but the nodes all the proofs need are read together, a few
     queries however many proofs: the proofs of neighbouring entries share most nodes.
-    `size_known`: the caller holds the log lock and has just appended up to `tree_size`,
-    so the log's size need not be read again.
     """
     if bad := [index for index in indices if not 0 <= index < tree_size]:
         raise Invalid(f"index {bad[0]} is not below tree_size {tree_size}")
-    if not size_known:
-        _check_size(session, tree_size)
+    _check_size(session, tree_size)
     plans = [inclusion_plan(index=index, tree_size=tree_size) for index in indices]
     needed = list(dict.fromkeys(node for plan in plans for node in plan.node_ids()))
     with Direct(session) as direct:

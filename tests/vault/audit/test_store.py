@@ -4,6 +4,7 @@ commits or rolls back with the transaction it is appended in."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +20,11 @@ from vault.audit import (
     append_many,
     consistency_proof,
     decode_event,
+    encode_event,
     entries,
     inclusion_proof,
     root,
+    store,
     tree_size,
 )
 from vault.db import session_scope
@@ -155,3 +158,75 @@ def test_a_missing_node_is_reported_not_papered_over(filled: Engine) -> None:
         root(session, SIZE)
     with pytest.raises(LogIntegrityError), session_scope(filled) as session:
         append(session, fetch())
+
+
+# (size before, entries appended): empty and power-of-two starts, batches that complete
+# subtrees and batches that leave the right edge ragged.
+APPENDS = [(0, 1), (0, 8), (1, 1), (3, 1), (3, 6), (4, 4), (7, 9), (8, 1), (37, 8), (63, 2)]
+
+
+@pytest.mark.parametrize(("before", "count"), APPENDS)
+def test_append_and_prove_builds_the_stored_proofs_without_another_read(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, before: int, count: int
+) -> None:
+    if before:
+        with session_scope(engine) as session:
+            append_many(session, [published(n) for n in range(before)])
+    reads = _count_node_reads(monkeypatch)
+    events = [published(n) for n in range(before, before + count)]
+    with session_scope(engine) as session:
+        encoded = [(encode_event(event), event) for event in events]
+        indices, root_hash, proofs = store.append_and_prove(session, encoded)
+    assert len(reads) == 1  # the old right edge; every proof node was already at hand
+    monkeypatch.undo()
+    stored, tree = memory_tree(engine)
+    size = before + count
+    assert indices == range(before, size)
+    assert root_hash == tree.root(size)
+    with session_scope(engine, readonly=True) as session:
+        assert proofs == [inclusion_proof(session, index=i, tree_size=size) for i in indices]
+    for index, proof in zip(indices, proofs, strict=True):
+        verify_inclusion(
+            leaf_hash=hash_leaf(stored[index]),
+            index=index,
+            tree_size=size,
+            proof=proof,
+            root=root_hash,
+        )
+
+
+def test_append_and_prove_reads_a_node_it_does_not_hold(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Were the append ever to lack a node a proof needs, it is read, not guessed.
+    with session_scope(engine) as session:
+        append_many(session, [published(n) for n in range(37)])
+    real_append = store._append
+
+    def forgetful(*args: Any) -> Any:
+        indices, root_hash, known = real_append(*args)
+        return indices, root_hash, {key: known[key] for key in list(known)[1:]}
+
+    monkeypatch.setattr(store, "_append", forgetful)
+    reads = _count_node_reads(monkeypatch)
+    event = fetch()
+    with session_scope(engine) as session:
+        _, _, proofs = store.append_and_prove(session, [(encode_event(event), event)])
+    assert reads == [3, 1]  # the old edge (32 + 4 + 1 leaves), then the forgotten node
+    with session_scope(engine, readonly=True) as session:
+        assert proofs == [inclusion_proof(session, index=37, tree_size=38)]
+    with pytest.raises(ValueError, match="at least one"), session_scope(engine) as session:
+        store.append_and_prove(session, [])
+
+
+def _count_node_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many nodes each read of stored nodes asks for, from now on."""
+    reads: list[int] = []
+    real_nodes = store._nodes
+
+    def counted(direct: Any, ids: Any) -> Any:
+        reads.append(len(ids))
+        return real_nodes(direct, ids)
+
+    monkeypatch.setattr(store, "_nodes", counted)
+    return reads
