@@ -135,15 +135,15 @@ class TimedHttpProtocol(HttpToolsProtocol):
                 self._arm()  # the first byte of another request on a kept-alive connection
             self._header_bytes += len(data)
         super().data_received(data)
-        if not self._awaiting_headers():
-            self._disarm()  # the headers are in; BodyTimeout watches the body
-        elif awaiting and self._header_bytes > MAX_HEADER_BYTES:
+        if awaiting and self._awaiting_headers() and self._header_bytes > MAX_HEADER_BYTES:
             self._refuse_large_headers()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._message_open = self._headers_open = True
         self._parsed_bytes = 0
+        if self._header_timer is None:
+            self._arm()  # a request pipelined behind another, in the same read
 
     def on_url(self, url: bytes) -> None:
         self._parsed(len(url))
@@ -156,6 +156,9 @@ class TimedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._headers_open = False
         self._header_bytes = 0
+        # The headers are in: BodyTimeout watches the body, and however long the answer
+        # takes (a large payload to a slow reader) the connection is not cut off.
+        self._disarm()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
