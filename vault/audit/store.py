@@ -114,13 +114,7 @@ def append_and_prove(
     if not entries:
         raise ValueError("append_and_prove needs at least one entry")
     indices, root_hash, known = _append(session, entries)
-    plans = [inclusion_plan(index=index, tree_size=indices.stop) for index in indices]
-    needed = dict.fromkeys(node for plan in plans for node in plan.node_ids())
-    if missing := [node for node in needed if (node.level, node.index) not in known]:
-        with Direct(session) as direct:
-            known.update(_nodes(direct, missing))
-    get_node = _lookup(known)
-    return indices, root_hash, [plan.build(get_node) for plan in plans]
+    return indices, root_hash, _proofs(session, indices, indices.stop, known)
 
 
 def _append(
@@ -188,16 +182,26 @@ def inclusion_proofs(
 ) -> list[list[bytes]]:
     """Return the inclusion proof of each entry of `indices` in the tree of `tree_size`.
 
-    As `inclusion_proof`, but the nodes all the proofs need are read together, a few
-    queries however many proofs: the proofs of neighbouring entries share most nodes.
+    As `inclusion_proof`, but the nodes all the proofs need are read together (`_proofs`).
     """
     if bad := [index for index in indices if not 0 <= index < tree_size]:
         raise Invalid(f"index {bad[0]} is not below tree_size {tree_size}")
     _check_size(session, tree_size)
+    return _proofs(session, indices, tree_size, {})
+
+
+def _proofs(
+    session: Session, indices: Sequence[int], tree_size: int, known: dict[tuple[int, int], bytes]
+) -> list[list[bytes]]:
+    """The inclusion proofs of `indices` in the tree of `tree_size`, built from the node
+    hashes `known` and those it lacks, read together (a few queries however many proofs:
+    the proofs of neighbouring entries share most nodes)."""
     plans = [inclusion_plan(index=index, tree_size=tree_size) for index in indices]
-    needed = list(dict.fromkeys(node for plan in plans for node in plan.node_ids()))
-    with Direct(session) as direct:
-        get_node = _lookup(_nodes(direct, needed))
+    needed = dict.fromkeys(node for plan in plans for node in plan.node_ids())
+    if missing := [node for node in needed if (node.level, node.index) not in known]:
+        with Direct(session) as direct:
+            known = {**known, **_nodes(direct, missing)}
+    get_node = _lookup(known)
     return [plan.build(get_node) for plan in plans]
 
 
