@@ -28,12 +28,13 @@ from api import (
     submissions,
     tokens,
 )
+from api.bodies import document_schemas
 from api.deps import accounts_lifespan
 from api.docs import install_docs
 from api.headers import SecurityHeaders
 from api.limits import BodyLimit
 from api.privacy import ForgetClientAddress
-from api.problems import PROBLEM_RESPONSES, document_problem_schema, install_problem_handlers
+from api.problems import PROBLEM_RESPONSES, Problem, install_problem_handlers
 from api.timeouts import BodyTimeout
 from crypto.note import Signer
 from vault.settings import Settings
@@ -81,7 +82,7 @@ def create_app(
         app.state.engine = engine
     app.state.log_signer = log_signer
     install_problem_handlers(app)
-    document_problem_schema(app)
+    document_schemas(app, [Problem, *submissions.PARSED_BODIES])
     install_docs(app, openapi_url=OPENAPI_URL)
     # Each router is included straight into the app (a nested /v1 router would cost every
     # request a second round of matching) and routes are tried in the order included:

@@ -116,26 +116,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
-# For OpenAPI: the error responses every route may give. `document_problem_schema` adds
-# the schema they refer to.
+# For OpenAPI: the error responses every route may give. `api.app` documents the `Problem`
+# schema they refer to (`api.bodies.document_schemas`).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {"description": "Client error", "content": _PROBLEM_CONTENT},
     "5XX": {"description": "Server error", "content": _PROBLEM_CONTENT},
 }
-
-
-def document_problem_schema(app: FastAPI) -> None:
-    """Make the app's OpenAPI document define the `Problem` schema its responses cite."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

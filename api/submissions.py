@@ -30,7 +30,9 @@ from pydantic import (
     WithJsonSchema,
 )
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
+from api.bodies import documented, json_answer, json_body
 from api.limits import Override, RateLimits
 from api.log import LogSignerDep, log_signer_of
 from vault.audit import LoggedEvent
@@ -260,11 +262,13 @@ def _settings(request: Request) -> Settings:
 def _once(request: Request, name: str, kind: type[_T], make: Callable[[Settings], _T]) -> _T:
     """The app's `name` (in `app.state`), made by `make` on first use."""
     state = request.app.state
-    with _state_lock:
-        value = getattr(state, name, None)
-        if value is None:
-            value = make(_settings(request))
-            setattr(state, name, value)
+    value = getattr(state, name, None)
+    if value is None:  # the first use: made once, under the lock
+        with _state_lock:
+            value = getattr(state, name, None)
+            if value is None:
+                value = make(_settings(request))
+                setattr(state, name, value)
     assert isinstance(value, kind)
     return value
 
@@ -331,16 +335,28 @@ SubmissionId = Annotated[str, Path(pattern=ID_PATTERN)]
 RecordId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
+_take_submission = rate_limited("submissions")
+
+#: The bodies routes here parse themselves (`api.bodies`), for the OpenAPI document.
+PARSED_BODIES: Final = (SubmissionIn,)
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(rate_limited("submissions"))],
+    response_model=CreatedOut | SubmittedOut,
+    openapi_extra=documented(SubmissionIn),
 )
-async def create_submission(
-    body: SubmissionIn, submissions: SubmissionsDep, request: Request
-) -> CreatedOut | SubmittedOut:
+async def create_submission(request: Request) -> Response:
     """Stage a submission paid for by a solved proof-of-work token; or, for a report with
-    no attachments whose payload, commitment and headers come along, submit it whole."""
+    no attachments whose payload, commitment and headers come along, submit it whole.
+
+    The body is a `SubmissionIn` (JSON; 415 otherwise). This, the busiest route, parses it
+    and serializes its answer itself (`api.bodies`), after the rate limit: a flood of
+    malformed bodies is limited like any other."""
+    await _take_submission(request)
+    body = await json_body(request, SubmissionIn)
+    submissions = await get_submissions(request)
     sent = [record.model_dump(mode="json", exclude_unset=True) for record in body.records]
     binding = pow_binding(sent)
     declared = [NewRecord(record.kind, record.size) for record in body.records]
@@ -350,7 +366,7 @@ async def create_submission(
             raise Invalid("only a report without attachments is sent whole")
         if whole.commitment is None or whole.headers is None or body.lookup_hash is None:
             raise Invalid("a report sent whole comes with its commitment, headers and lookup_hash")
-        return await _submit_whole(
+        submitted = await _submit_whole(
             request,
             submissions,
             declared[0],
@@ -364,6 +380,7 @@ async def create_submission(
             pow=body.pow,
             binding=binding,
         )
+        return json_answer(submitted, status.HTTP_201_CREATED)
     extras = (r.commitment is not None or r.headers is not None for r in body.records)
     if any(extras) or body.lookup_hash is not None:
         raise Invalid("commitments, headers and lookup_hash come with complete, not here")
@@ -374,12 +391,13 @@ async def create_submission(
         counter=body.pow.counter,
         binding=binding,
     )
-    return CreatedOut(
+    staged = CreatedOut(
         id=created.id,
         records=[RecordOut(id=r.id, kind=r.kind, size=r.size) for r in created.records],
         chunk_bytes=_settings(request).max_chunk_bytes,
         expires=created.expires,
     )
+    return json_answer(staged, status.HTTP_201_CREATED)
 
 
 async def _submit_whole(

@@ -125,6 +125,10 @@ def test_anonymous_routes_are_rate_limited_for_everyone_together(
         refused = http.post("/v1/tokens")
         assert problem(refused, 429)["status"] == 429
         assert int(refused.headers["Retry-After"]) >= 1
+        # A submission's bucket is taken before its body is read: malformed ones count.
+        for _ in range(2):
+            problem(http.post("/v1/submissions", content=b"{"), 415)
+        problem(http.post("/v1/submissions", json={"records": []}), 429)
         # Each route has its own bucket.
         lookup = http.post("/v1/sources/lookup", json={"lookup_secret": b64(SECRET)})
         assert lookup.status_code == 404

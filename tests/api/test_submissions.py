@@ -258,6 +258,50 @@ def test_malformed_requests_are_422_problems(http: TestClient, org: OrgSetup) ->
     problem(incomplete, 409)
 
 
+def test_a_submission_body_is_refused_as_fastapi_would_name_it(http: TestClient) -> None:
+    """`POST /v1/submissions` parses its own body (api.bodies): the refusals still name
+    the field, under `body`, and never echo what was sent."""
+    pow = {"token": "t", "counter": 0}
+    wrong_kind = {"records": [{"kind": "story", "size": 10}], "pow": pow}
+    errors = problem(http.post("/v1/submissions", json=wrong_kind), 422)["errors"]
+    assert errors == [{"loc": ["body", "records", "0", "kind"], "type": "enum"}]
+    sent = b'{"records": [{"kind": "report", "size": 10}], "pow": '
+    for body, loc in ((sent, ["body"]), (b"", ["body"]), (b"[1]", ["body"])):
+        refused = http.post(
+            "/v1/submissions", content=body, headers={"content-type": "application/json"}
+        )
+        assert [error["loc"] for error in problem(refused, 422)["errors"]] == [loc]
+        assert "report" not in refused.text
+    extra = http.post("/v1/submissions", json={**wrong_kind, "name": "Mina"})
+    assert {"loc": ["body", "name"], "type": "extra_forbidden"} in problem(extra, 422)["errors"]
+    assert "Mina" not in extra.text
+    # JSON under another media type, or under none, is not taken as JSON.
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {} if content_type is None else {"content-type": content_type}
+        refused = http.post("/v1/submissions", content=b"{}", headers=headers)
+        assert problem(refused, 415)["detail"] == "The body must be application/json."
+    suffixed = http.post(
+        "/v1/submissions",
+        content=b"{}",
+        headers={"content-type": "application/vnd.tvault+json; charset=utf-8"},
+    )
+    assert problem(suffixed, 422)["errors"][0]["type"] == "missing"
+
+
+def test_the_openapi_document_describes_the_submission_body(http: TestClient) -> None:
+    document = http.get("/openapi.json").json()
+    operation = document["paths"]["/v1/submissions"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/SubmissionIn"}
+    schemas = document["components"]["schemas"]
+    submission = schemas["SubmissionIn"]
+    assert set(submission["required"]) == {"records", "pow"}
+    assert submission["properties"]["pow"] == {"$ref": "#/components/schemas/PowIn"}
+    assert schemas["RecordIn"]["properties"]["kind"] == {"$ref": "#/components/schemas/RecordKind"}
+    answers = operation["responses"]["201"]["content"]["application/json"]["schema"]
+    assert {"$ref": "#/components/schemas/SubmittedOut"} in answers["anyOf"]
+
+
 def test_a_small_report_goes_in_one_request(http: TestClient, org: OrgSetup) -> None:
     record = seal_record(b"a short report", org.recipients)
     records = [
