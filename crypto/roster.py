@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal
 
+from pydantic_core import to_json
+
 from crypto import note
 from crypto.errors import CryptoError, KeyFormatError, ProofError
 
@@ -75,34 +77,42 @@ def normalise_fingerprint(text: str) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical JSON of `value`, for the subset a roster uses.
+    """RFC 8785 canonical JSON of `value`, for the subset the vault writes: rosters, the
+    records a proof of work is bound to, log entries.
 
     Keys must be ASCII strings (so code-point and UTF-16 ordering agree), numbers integers
-    within the I-JSON range. Raises `ValueError` for anything else, e.g. a float.
+    within the I-JSON range, strings free of lone surrogates. Raises `ValueError` for
+    anything else, e.g. a float.
+
+    Over that subset RFC 8785 is compact JSON with each object's keys sorted, strings in
+    UTF-8 with only `"`, `\\` and control characters escaped (the short forms, else
+    ``\\u00xx``), integers in decimal: what pydantic-core's `to_json` (serde_json) writes
+    once the keys are sorted, some five times faster than the `json` module's C encoder,
+    which escapes a long base64 string one character at a time. The tests hold it to the
+    `rfc8785` package over generated values.
     """
-    _check_canonical_domain(value)
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return text.encode("utf-8")
+    return to_json(_canonical(value))
 
 
-def _check_canonical_domain(value: Any) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return
+def _canonical(value: Any) -> Any:
+    """`value` checked against the canonical subset, each object's keys sorted, and
+    subclasses of str and int (enums, say) as the plain values JSON writes for them."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
     if isinstance(value, int):
         if abs(value) > _MAX_SAFE_INTEGER:
             raise ValueError("integer outside the I-JSON range")
-        return
+        return int(value)
     if isinstance(value, list):
-        for item in value:
-            _check_canonical_domain(item)
-        return
+        return [_canonical(item) for item in value]
     if isinstance(value, dict):
-        for key, item in value.items():
+        for key in value:
             if not isinstance(key, str) or not key.isascii():
-                raise ValueError("roster keys are ASCII strings")
-            _check_canonical_domain(item)
-        return
-    raise ValueError(f"a roster cannot hold a {type(value).__name__}")
+                raise ValueError("canonical JSON keys are ASCII strings")
+        return {str.__str__(key): _canonical(value[key]) for key in sorted(value)}
+    raise ValueError(f"canonical JSON cannot hold a {type(value).__name__}")
 
 
 def org_verifier(public_key: bytes) -> note.Verifier:

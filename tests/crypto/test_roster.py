@@ -3,6 +3,7 @@ the attack each case models."""
 
 from __future__ import annotations
 
+import enum
 import json
 from datetime import date, timedelta
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crypto import enrolment, note, roster
 from crypto.errors import KeyFormatError
@@ -58,9 +61,52 @@ def test_canonical_json_is_rfc8785_for_roster_values() -> None:
     assert roster.canonical_json(document) == rfc8785.dumps(document)
 
 
-def test_canonical_json_refuses_floats() -> None:
-    with pytest.raises(ValueError, match="float"):
-        roster.canonical_json({"version": 1.5})
+#: Any value of the canonical subset: ASCII keys, I-JSON integers, any text without lone
+#: surrogates (controls, quotes, backslashes, U+2028, non-BMP characters included).
+_TEXT = st.text(st.characters(exclude_categories=["Cs"]))
+_CANONICAL = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1) | _TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.text(st.characters(max_codepoint=127)), inner, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(_CANONICAL)
+def test_canonical_json_is_rfc8785_over_its_whole_subset(value: Any) -> None:
+    assert roster.canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_canonical_json_writes_subclasses_as_their_plain_values() -> None:
+    class Kind(str, enum.Enum):  # noqa: UP042 - a mixin's str() is not its value
+        REPORT = "report"
+
+    class Count(enum.IntEnum):
+        TWO = 2
+
+    value = {"kind": Kind.REPORT, "n": Count.TWO, Kind.REPORT: [True, None]}
+    assert roster.canonical_json(value) == b'{"kind":"report","n":2,"report":[true,null]}'
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ({"version": 1.5}, "cannot hold a float"),
+        ({"n": 2**53}, "outside the I-JSON range"),
+        ({"n": -(2**53)}, "outside the I-JSON range"),
+        ({1: "x"}, "keys are ASCII strings"),
+        ({"ключ": 1}, "keys are ASCII strings"),
+        (("a",), "cannot hold a tuple"),
+        ("\ud800", "surrogate"),
+    ],
+    ids=["float", "int-too-big", "int-too-small", "int-key", "non-ascii-key", "tuple", "surrogate"],
+)
+def test_canonical_json_refuses_what_is_outside_its_subset(value: Any, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        roster.canonical_json(value)
 
 
 def test_a_signed_roster_opens_with_the_org_key() -> None:

@@ -23,7 +23,6 @@ import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Final, Literal
 
-import rfc8785
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -32,6 +31,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from crypto.roster import canonical_json
 
 ANONYMOUS: Final = "anonymous"
 """The actor of anything a source does: sources are never identified."""
@@ -214,7 +215,7 @@ def encode_event(event: Event) -> bytes:
     fields = event.model_dump(mode="json", exclude_none=True)
     if leaked := FORBIDDEN_KEYS.intersection(fields):
         raise ValueError(f"an entry may never hold {', '.join(sorted(leaked))}")
-    return rfc8785.dumps(fields)
+    return canonical_json(fields)
 
 
 def decode_event(entry: bytes) -> Event:
