@@ -117,7 +117,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 # For OpenAPI: the error responses every route may give. `api.app` documents the `Problem`
-# schema they refer to (`api.bodies.document_schemas`).
+# schema they refer to (`api.fast_route.document_schemas`).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     "4XX": {"description": "Client error", "content": _PROBLEM_CONTENT},
     "5XX": {"description": "Server error", "content": _PROBLEM_CONTENT},

@@ -32,7 +32,7 @@ from pydantic import (
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from api.bodies import documented, json_answer, json_body
+from api.fast_route import documented, json_answer, json_body
 from api.limits import Override, RateLimits
 from api.log import LogSignerDep, log_signer_of
 from vault.audit import LoggedEvent
@@ -337,7 +337,7 @@ RecordId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 _take_submission = rate_limited("submissions")
 
-#: The bodies routes here parse themselves (`api.bodies`), for the OpenAPI document.
+#: The bodies routes here parse themselves (`api.fast_route`), for the OpenAPI document.
 PARSED_BODIES: Final = (SubmissionIn,)
 
 
@@ -352,7 +352,7 @@ async def create_submission(request: Request) -> Response:
     no attachments whose payload, commitment and headers come along, submit it whole.
 
     The body is a `SubmissionIn` (JSON; 415 otherwise). This, the busiest route, parses it
-    and serializes its answer itself (`api.bodies`), after the rate limit: a flood of
+    and serializes its answer itself (`api.fast_route`), after the rate limit: a flood of
     malformed bodies is limited like any other."""
     await _take_submission(request)
     body = await json_body(request, SubmissionIn)

@@ -259,7 +259,7 @@ def test_malformed_requests_are_422_problems(http: TestClient, org: OrgSetup) ->
 
 
 def test_a_submission_body_is_refused_as_fastapi_would_name_it(http: TestClient) -> None:
-    """`POST /v1/submissions` parses its own body (api.bodies): the refusals still name
+    """`POST /v1/submissions` is served directly (api.fast_route): the refusals still name
     the field, under `body`, and never echo what was sent."""
     pow = {"token": "t", "counter": 0}
     wrong_kind = {"records": [{"kind": "story", "size": 10}], "pow": pow}
@@ -286,6 +286,7 @@ def test_a_submission_body_is_refused_as_fastapi_would_name_it(http: TestClient)
         headers={"content-type": "application/vnd.tvault+json; charset=utf-8"},
     )
     assert problem(suffixed, 422)["errors"][0]["type"] == "missing"
+    assert problem(http.get("/v1/submissions"), 405)["status"] == 405
 
 
 def test_the_openapi_document_describes_the_submission_body(http: TestClient) -> None:
