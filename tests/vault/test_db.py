@@ -3,6 +3,7 @@ and audit-log appends are serialized by the database on both engines."""
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 import threading
 import time
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from vault.db import create_engine, lock_log, migrate, session_scope
+from vault.db import SQLITE_BUSY_TIMEOUT_MS, create_engine, lock_log, migrate, session_scope
 from vault.errors import ConfigError
 from vault.models import LogEntry
 from vault.settings import Settings, load_settings, prepare_data_dir
@@ -124,6 +125,32 @@ def test_concurrent_sqlite_writers_queue_and_both_succeed(sqlite_engine: Engine)
         results = [pool.submit(writer, entry) for entry in (b"a", b"b")]
         assert sorted(r.result() for r in results) == [0, 1]
     assert _indices(sqlite_engine) == [0, 1]
+
+
+def test_a_writer_that_cannot_get_the_lock_gets_sqlalchemys_error(
+    sqlite_settings: Settings, sqlite_engine: Engine
+) -> None:
+    # The BEGIN runs on the DBAPI connection (vault.db._driver_sql); its failure must still
+    # be SQLAlchemy's OperationalError, as callers handle, naming no parameter.
+    database = sqlite_settings.engine_url().database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with sqlite_engine.connect() as connection:
+            dbapi = connection.connection.dbapi_connection
+            assert dbapi is not None
+            dbapi.execute("PRAGMA busy_timeout = 50")
+            try:
+                with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+                    connection.begin()
+            finally:
+                dbapi.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        holder.rollback()
+        holder.close()
+    with session_scope(sqlite_engine) as session:  # the lock freed, writers go on
+        assert _append(session, b"after") == 0
 
 
 def test_session_scope_commits_a_block_that_succeeds(engine: Engine) -> None:
