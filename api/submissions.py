@@ -351,9 +351,9 @@ async def create_submission(request: Request) -> Response:
     """Stage a submission paid for by a solved proof-of-work token; or, for a report with
     no attachments whose payload, commitment and headers come along, submit it whole.
 
-    The body is a `SubmissionIn` (JSON; 415 otherwise). This, the busiest route, parses it
-    and serializes its answer itself (`api.fast_route`), after the rate limit: a flood of
-    malformed bodies is limited like any other."""
+    The body is a `SubmissionIn` (JSON; 415 otherwise). This, the busiest route, is served
+    directly (`api.fast_route`): it parses its body and serializes its answer itself, the
+    body after the rate limit, so a flood of malformed bodies is limited like any other."""
     await _take_submission(request)
     body = await json_body(request, SubmissionIn)
     submissions = await get_submissions(request)

@@ -3,6 +3,8 @@ route ahead of FastAPI."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -10,8 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, create_model
 from starlette.responses import Response
+from starlette.types import Message
 
-from api.fast_route import document_schemas, documented, json_answer, serve_directly
+from api.fast_route import document_schemas, documented, json_answer, json_body, serve_directly
 
 
 class Inner(BaseModel):
@@ -100,3 +103,32 @@ def test_only_an_async_endpoint_taking_just_the_request_is_served_directly() -> 
     for endpoint in (with_query, blocking, untyped):
         with pytest.raises(TypeError, match="must be async and take only the Request"):
             serve_directly(FastAPI(), "/x", endpoint, method="POST")  # type: ignore[arg-type]
+
+
+def test_a_body_cut_short_by_the_client_is_a_400_not_a_server_error() -> None:
+    app = FastAPI()
+
+    async def parse(request: Request) -> Response:
+        return json_answer(await json_body(request, Inner))
+
+    serve_directly(app, "/parse", parse, method="POST")
+    answers: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        answers.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/parse",
+        "headers": [(b"content-type", b"application/json")],
+        "query_string": b"",
+    }
+    # On a thread of its own: a browser test may have left this one's loop marked running
+    # (tests/browser/conftest.py).
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, app(scope, receive, send)).result()
+    assert answers[0]["status"] == 400
