@@ -137,19 +137,28 @@ def _begin(connection: Connection) -> None:
 def _driver_sql(connection: Connection, sql: str) -> None:
     """Run `sql` on the DBAPI connection itself, raising its errors as SQLAlchemy would.
 
-    Every transaction begins here, and SQLAlchemy's execution path costs about 30 µs of
-    Python a statement (cache key, execution context, result) where the driver takes a
-    few: on a batch of submissions that is a tenth of its fixed cost."""
-    dbapi = connection.dialect.loaded_dbapi
+    Every transaction begins here, and SQLAlchemy's execution path (cache key, execution
+    context, result) made an empty write transaction cost 99 µs where this takes 55 µs."""
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(sql)
-    except dbapi.Error as exc:
-        raise sa.exc.DBAPIError.instance(
-            sql, None, exc, dbapi.Error, hide_parameters=True, dialect=connection.dialect
-        ) from exc
+        with _translated(connection.dialect, sql):
+            cursor.execute(sql)
     finally:
         cursor.close()
+
+
+@contextmanager
+def _translated(dialect: Dialect, sql: str) -> Iterator[None]:
+    """Raise the driver's errors as SQLAlchemy raises them (`IntegrityError` for a unique
+    violation, `OperationalError` for a lock not granted, ...), so callers handle one
+    family, never with the values (a payload, a lookup hash) in the message."""
+    error: type[Exception] = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except error as exc:
+        raise sa.exc.DBAPIError.instance(
+            sql, None, exc, error, hide_parameters=True, dialect=dialect
+        ) from exc
 
 
 @contextmanager
@@ -252,7 +261,6 @@ class Direct:
         connection = session.connection()
         self._dialect = connection.dialect
         self._cursor = connection.connection.cursor()
-        self._dbapi_error: type[Exception] = connection.dialect.loaded_dbapi.Error
 
     def close(self) -> None:
         self._cursor.close()
@@ -266,7 +274,7 @@ class Direct:
     def rows(self, statement: Executable, values: Mapping[str, Any] | None = None) -> list[Any]:
         """Run `statement` with `values` (by bind name); the rows, as tuples."""
         compiled = _compile(statement, self._dialect, ())
-        with self._translated(compiled.sql):
+        with _translated(self._dialect, compiled.sql):
             self._cursor.execute(compiled.sql, compiled.parameters(values or {}))
             return list(self._cursor.fetchall())
 
@@ -282,20 +290,8 @@ class Direct:
             return
         compiled = _compile(_inserts(table), self._dialect, tuple(rows[0]))
         parameters: Any = [compiled.parameters(row) for row in rows]
-        with self._translated(compiled.sql):
+        with _translated(self._dialect, compiled.sql):
             self._cursor.executemany(compiled.sql, parameters)
-
-    @contextmanager
-    def _translated(self, sql: str) -> Iterator[None]:
-        """Raise the driver's errors as SQLAlchemy raises them (`IntegrityError` for a
-        unique violation, ...), so callers handle one family, never with the values
-        (a payload, a lookup hash) in the message."""
-        try:
-            yield
-        except self._dbapi_error as exc:
-            raise sa.exc.DBAPIError.instance(
-                sql, None, exc, self._dbapi_error, hide_parameters=True, dialect=self._dialect
-            ) from exc
 
 
 @functools.cache
